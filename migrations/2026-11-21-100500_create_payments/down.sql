@@ -1,0 +1,2 @@
+DROP TABLE payments;
+DELETE FROM id_counters WHERE table_name = 'payments';

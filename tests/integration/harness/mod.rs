@@ -1,0 +1,110 @@
+//! The test harness: a real PostgreSQL (private or `TEST_DATABASE_URL`), a
+//! fresh database per test, and helpers to query it and to run the binary.
+
+pub mod database;
+pub mod server;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use diesel::connection::SimpleConnection;
+use diesel::sql_types::Text;
+use diesel::{PgConnection, QueryableByName, RunQueryDsl};
+use serde_json::Value;
+
+pub use database::TestDatabase;
+
+/// Every row of `sql` as a JSON object: catalog queries without a struct each.
+pub fn json_rows(conn: &mut PgConnection, sql: &str) -> Vec<Value> {
+    #[derive(QueryableByName)]
+    struct Rows {
+        #[diesel(sql_type = Text)]
+        rows: String,
+    }
+    let wrapped = format!("SELECT coalesce(json_agg(t), '[]')::text AS rows FROM ({sql}) t");
+    let rows: Rows = diesel::sql_query(&wrapped)
+        .get_result(conn)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    match serde_json::from_str(&rows.rows).expect("PostgreSQL writes valid JSON") {
+        Value::Array(rows) => rows,
+        other => panic!("expected an array, got {other}"),
+    }
+}
+
+/// The first column of the first row of `sql`, as JSON.
+pub fn scalar(conn: &mut PgConnection, sql: &str) -> Value {
+    let row = json_rows(conn, sql)
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("{sql}: no row"));
+    match row {
+        Value::Object(columns) => columns.into_iter().next().expect("a column").1,
+        other => panic!("expected an object, got {other}"),
+    }
+}
+
+/// Runs SQL (one or more statements), returning the error text when it fails.
+pub fn try_execute(conn: &mut PgConnection, sql: &str) -> Result<(), String> {
+    conn.batch_execute(sql).map_err(|e| e.to_string())
+}
+
+pub fn execute(conn: &mut PgConnection, sql: &str) {
+    try_execute(conn, sql).unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// The `invoiced` binary, in an empty working directory (so no `.env` is
+/// read) and with none of its variables inherited from the test's
+/// environment.
+pub fn invoiced() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_invoiced"));
+    command.current_dir(empty_dir());
+    for var in [
+        "DATABASE_URL",
+        "MIGRATION_DATABASE_URL",
+        "BIND_ADDR",
+        "AUTO_MIGRATE",
+        "ADMIN_TOKEN",
+        "REQUEST_BODY_LIMIT",
+        "DB_POOL_MAX_SIZE",
+        "DB_POOL_MIN_IDLE",
+        "DB_POOL_TIMEOUT_MS",
+        "DB_POOL_MAX_LIFETIME_S",
+        "DB_POOL_IDLE_TIMEOUT_S",
+        "DB_POOL_TEST_ON_CHECKOUT",
+    ] {
+        command.env_remove(var);
+    }
+    command.env("RUST_LOG", "info");
+    command
+}
+
+fn empty_dir() -> PathBuf {
+    let dir = server::server().run_dir().join("cwd");
+    std::fs::create_dir_all(&dir).expect("create an empty working directory");
+    dir
+}
+
+/// Runs `command` to completion, failing the test if it takes longer than
+/// `timeout` (a command that should exit but serves instead).
+pub fn output_within(command: &mut Command, timeout: std::time::Duration) -> std::process::Output {
+    use std::process::Stdio;
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the command");
+    let deadline = std::time::Instant::now() + timeout;
+    while child.try_wait().expect("poll the command").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let output = child.wait_with_output().expect("collect its output");
+            panic!(
+                "{command:?} still ran after {timeout:?}; stderr:\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("collect the output")
+}

@@ -1,0 +1,242 @@
+//! The PostgreSQL server the tests run against, shared by the whole test
+//! binary: `TEST_DATABASE_URL` (a superuser URL) when set, else a private
+//! throwaway cluster started from the installed binaries.
+//!
+//! The private cluster lives in the temp dir, is stopped and deleted when the
+//! test binary exits (an `atexit` hook: statics are never dropped), and is
+//! stopped by the kernel if the binary is killed (see `local_postgres`).
+//! Directories left by killed runs are deleted by the next run.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use invoiced::local_postgres::{Binaries, ClusterOptions, Listen, LocalPostgres, SUPERUSER};
+
+/// Passwords the harness gives the two roles (ignored by the private
+/// cluster, which trusts local connections).
+pub const OWNER_PASSWORD: &str = "owner-test-password";
+pub const APP_PASSWORD: &str = "app-test-password";
+
+const RUN_DIR_PREFIX: &str = "invoiced-test-";
+
+pub struct TestServer {
+    endpoint: Endpoint,
+    binaries: Binaries,
+    /// This run's scratch directory (the private cluster lives here too);
+    /// deleted at exit.
+    run_dir: PathBuf,
+}
+
+enum Endpoint {
+    Private(LocalPostgres),
+    External { superuser_url: String },
+}
+
+static SERVER: OnceLock<TestServer> = OnceLock::new();
+
+/// The shared server, started on first use.
+pub fn server() -> &'static TestServer {
+    SERVER.get_or_init(|| {
+        let server = TestServer::start();
+        // SAFETY: registering a plain extern "C" function.
+        unsafe { libc::atexit(stop_at_exit) };
+        server
+    })
+}
+
+extern "C" fn stop_at_exit() {
+    if let Some(server) = SERVER.get() {
+        server.shut_down();
+    }
+}
+
+impl TestServer {
+    fn start() -> Self {
+        let binaries = Binaries::locate().unwrap_or_else(|error| panic!("{error}"));
+        remove_abandoned_run_dirs();
+        let run_dir = std::env::temp_dir().join(format!("{RUN_DIR_PREFIX}{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&run_dir);
+        std::fs::create_dir_all(&run_dir).expect("create the test run's directory");
+        if let Ok(url) = std::env::var("TEST_DATABASE_URL") {
+            return Self {
+                endpoint: Endpoint::External { superuser_url: url },
+                binaries,
+                run_dir,
+            };
+        }
+        let server = LocalPostgres::start(
+            &binaries,
+            ClusterOptions {
+                data_dir: run_dir.join("data"),
+                log_file: run_dir.join("postgres.log"),
+                listen: Listen::Socket(run_dir.clone()),
+                durable: false,
+            },
+        )
+        .unwrap_or_else(|error| panic!("could not start the test PostgreSQL: {error}"));
+        Self {
+            endpoint: Endpoint::Private(server),
+            binaries,
+            run_dir,
+        }
+    }
+
+    pub fn binaries(&self) -> &Binaries {
+        &self.binaries
+    }
+
+    /// A scratch directory for this test run, deleted at exit.
+    pub fn run_dir(&self) -> &Path {
+        &self.run_dir
+    }
+
+    /// A connection URL for `database` as `role` (a role the harness set
+    /// up: invoiced_owner or invoiced_app), or as the superuser when `None`.
+    pub fn url(&self, role: Option<&str>, database: &str) -> String {
+        let password = match role {
+            Some("invoiced_owner") => Some(OWNER_PASSWORD),
+            Some("invoiced_app") => Some(APP_PASSWORD),
+            Some(other) => panic!("the harness does not know role {other}"),
+            None => None,
+        };
+        match &self.endpoint {
+            Endpoint::Private(server) => server.url(role.unwrap_or(SUPERUSER), password, database),
+            Endpoint::External { superuser_url } => {
+                rewrite_url(superuser_url, role.zip(password), database)
+            }
+        }
+    }
+
+    /// Runs a statement as the superuser in the maintenance database.
+    pub fn execute_as_superuser(&self, sql: &str) {
+        self.try_execute_as_superuser(sql)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    pub fn try_execute_as_superuser(&self, sql: &str) -> Result<(), String> {
+        let url = self.url(None, "postgres");
+        let mut conn = PgConnection::establish(&url).map_err(|e| e.to_string())?;
+        diesel::sql_query(sql)
+            .execute(&mut conn)
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Runs setup_postgres.sql for `database`, as a DBA would.
+    pub fn run_setup_script(&self, database: &str) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("setup_postgres.sql");
+        let output = Command::new(self.binaries.tool("psql"))
+            .arg("-X")
+            .arg("-q")
+            .arg(format!("--dbname={}", self.url(None, "postgres")))
+            .arg("-v")
+            .arg(format!("app_password={APP_PASSWORD}"))
+            .arg("-v")
+            .arg(format!("owner_password={OWNER_PASSWORD}"))
+            .arg("-v")
+            .arg(format!("dbname={database}"))
+            .arg("-f")
+            .arg(script)
+            .output()
+            .expect("run psql");
+        assert!(
+            output.status.success(),
+            "setup_postgres.sql failed: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    fn shut_down(&self) {
+        match &self.endpoint {
+            Endpoint::Private(server) => {
+                if let Some(pid) = server.pid() {
+                    let pid = pid as libc::pid_t;
+                    // SAFETY: signalling and reaping the server we started;
+                    // nothing else waits for it.
+                    unsafe { libc::kill(pid, libc::SIGINT) };
+                    let deadline = Instant::now() + Duration::from_secs(30);
+                    let mut status = 0;
+                    while unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == 0 {
+                        if Instant::now() > deadline {
+                            unsafe { libc::kill(pid, libc::SIGKILL) };
+                        }
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                }
+            }
+            Endpoint::External { .. } => super::database::drop_template_at_exit(),
+        }
+        let _ = std::fs::remove_dir_all(&self.run_dir);
+    }
+}
+
+/// Replaces the credentials (when given) and the database of a libpq URL.
+fn rewrite_url(url: &str, credentials: Option<(&str, &str)>, database: &str) -> String {
+    let (scheme, rest) = url
+        .split_once("://")
+        .expect("TEST_DATABASE_URL is a postgresql:// URL");
+    let (rest, query) = match rest.split_once('?') {
+        Some((rest, query)) => (rest, Some(query)),
+        None => (rest, None),
+    };
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    let authority = match credentials {
+        Some((user, password)) => format!("{user}:{password}@{host}"),
+        None => authority.to_owned(),
+    };
+    let query = query.map(|q| format!("?{q}")).unwrap_or_default();
+    format!("{scheme}://{authority}/{database}{query}")
+}
+
+/// Deletes the directories of earlier runs whose process is gone (killed
+/// before its atexit hook ran; the kernel stopped their servers).
+fn remove_abandoned_run_dirs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(RUN_DIR_PREFIX)
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if !process_is_running(pid) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// Whether `pid` is a live process (a zombie, killed but not reaped, is not).
+fn process_is_running(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+#[test]
+fn rewrite_url_replaces_credentials_and_database() {
+    assert_eq!(
+        rewrite_url(
+            "postgresql://postgres:secret@db:5433/postgres?sslmode=disable",
+            Some(("invoiced_app", "pw")),
+            "t1"
+        ),
+        "postgresql://invoiced_app:pw@db:5433/t1?sslmode=disable"
+    );
+    assert_eq!(
+        rewrite_url("postgres://db/postgres", None, "t2"),
+        "postgres://db/t2"
+    );
+}
