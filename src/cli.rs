@@ -6,8 +6,12 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::admin;
 use crate::config::{ConfigError, DatabaseUrls, Environment};
 use crate::db::{self, migrations};
+use crate::domain::{AccountId, ApiKeyId, Name, RowId};
+use crate::models::PageRequest;
+use crate::models::api_key::ApiKey;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -25,8 +29,71 @@ pub struct Cli {
 pub enum Command {
     /// Serve the HTTP API (needs DATABASE_URL)
     Serve,
+    /// Run locally with zero setup: a private PostgreSQL under .invoiced/, a demo account, the API
+    Dev,
     /// Apply, revert or list the database migrations (as the owner role)
     Migrate(MigrateArgs),
+    /// Create and list accounts (as the owner role)
+    Accounts(AccountsArgs),
+    /// Create, list and revoke an account's API keys (as the owner role)
+    #[command(name = "api-keys")]
+    ApiKeys(ApiKeysArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AccountsArgs {
+    /// The owner's connection [default: MIGRATION_DATABASE_URL, else DATABASE_URL]
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    #[command(subcommand)]
+    pub action: AccountsAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountsAction {
+    /// Create an account and print its first API key
+    Create {
+        /// The account id: letters, digits, '.', '_', '-' (1-100, starting with a letter or digit)
+        id: String,
+        /// A name for people
+        #[arg(long)]
+        name: String,
+    },
+    /// List every account
+    List,
+}
+
+#[derive(Debug, Args)]
+pub struct ApiKeysArgs {
+    /// The owner's connection [default: MIGRATION_DATABASE_URL, else DATABASE_URL]
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    #[command(subcommand)]
+    pub action: ApiKeysAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiKeysAction {
+    /// Create a key and print it (it is shown this once)
+    Create {
+        #[arg(long)]
+        account: String,
+        /// What the key is for
+        #[arg(long)]
+        name: String,
+    },
+    /// List an account's keys (never the keys themselves)
+    List {
+        #[arg(long)]
+        account: String,
+    },
+    /// Revoke a key: it stops working at once
+    Revoke {
+        #[arg(long)]
+        account: String,
+        /// The key's id (from `api-keys list`)
+        key_id: i64,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -71,14 +138,26 @@ pub enum CliError {
     Migration(#[from] migrations::MigrationError),
     #[error(transparent)]
     Serve(#[from] crate::http::ServeError),
+    #[error(transparent)]
+    Dev(#[from] crate::dev::DevError),
+    #[error("database error: {0}")]
+    Query(#[from] diesel::result::Error),
+    /// Bad arguments found after parsing (exit status 2, like clap's).
+    #[error("{0}")]
+    Usage(String),
+    /// The command could not do what was asked (exit status 1).
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl CliError {
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            Self::Config(_) | Self::DotEnv(_) | Self::Serve(crate::http::ServeError::Config(_)) => {
-                ExitCode::from(2)
-            }
+            Self::Config(_)
+            | Self::DotEnv(_)
+            | Self::Usage(_)
+            | Self::Serve(crate::http::ServeError::Config(_))
+            | Self::Dev(crate::dev::DevError::Config(_)) => ExitCode::from(2),
             _ => ExitCode::FAILURE,
         }
     }
@@ -108,18 +187,132 @@ fn load_dotenv() -> Result<(), CliError> {
 fn execute(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Serve => crate::http::serve(crate::config::Config::from_env()?)?,
+        Command::Dev => crate::dev::run()?,
         Command::Migrate(args) => migrate(args)?,
+        Command::Accounts(args) => accounts(args)?,
+        Command::ApiKeys(args) => api_keys(args)?,
+    }
+    Ok(())
+}
+
+/// The owner's connection: `--database-url`, else MIGRATION_DATABASE_URL,
+/// else DATABASE_URL.
+fn owner_connection(database_url: Option<&str>) -> Result<diesel::PgConnection, CliError> {
+    let urls = DatabaseUrls::from_source(&Environment);
+    let url = match database_url {
+        Some(url) => url,
+        None => urls.owner()?,
+    };
+    Ok(db::connect(url)?)
+}
+
+fn account_id(value: &str) -> Result<AccountId, CliError> {
+    AccountId::parse(value)
+        .map_err(|rule| CliError::Usage(format!("the account id {value:?} {rule}")))
+}
+
+fn print_key(key: &ApiKey, secret: Option<&str>) {
+    let state = match &key.revoked_at {
+        Some(at) => format!("revoked {}", at.to_rfc3339()),
+        None => "active".to_owned(),
+    };
+    let used = key
+        .last_used_at
+        .map_or_else(|| "never".to_owned(), |at| at.to_rfc3339());
+    println!(
+        "{:>6}  {:<14} {:<24} created {}  last used {}  {}",
+        key.id,
+        key.prefix,
+        key.name,
+        key.created_at.to_rfc3339(),
+        used,
+        state
+    );
+    if let Some(secret) = secret {
+        println!("\nAPI key (shown this once; store it now):\n{secret}");
+    }
+}
+
+fn accounts(args: AccountsArgs) -> Result<(), CliError> {
+    let mut conn = owner_connection(args.database_url.as_deref())?;
+    match args.action {
+        AccountsAction::Create { id, name } => {
+            let id = account_id(&id)?;
+            let name =
+                Name::parse(&name).map_err(|rule| CliError::Usage(format!("--name {rule}")))?;
+            let (account, key) =
+                admin::create_account(&mut conn, &id, &name)?.ok_or_else(|| {
+                    CliError::Refused(format!("an account with id {id} already exists"))
+                })?;
+            println!("created account {} ({})", account.id, account.name);
+            print_key(&key.record, Some(&key.secret));
+        }
+        AccountsAction::List => {
+            let mut after = None;
+            loop {
+                let page = admin::list_accounts(&mut conn, &PageRequest { limit: 200, after })?;
+                for account in &page.rows {
+                    println!(
+                        "{:<40} {:<40} created {}",
+                        account.id,
+                        account.name,
+                        account.created_at.to_rfc3339()
+                    );
+                }
+                match page.rows.last() {
+                    Some(last) if page.has_more => after = Some(account_id(&last.id)?),
+                    _ => break,
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn api_keys(args: ApiKeysArgs) -> Result<(), CliError> {
+    let mut conn = owner_connection(args.database_url.as_deref())?;
+    let no_account =
+        |account: &AccountId| CliError::Refused(format!("there is no account {account}"));
+    match args.action {
+        ApiKeysAction::Create { account, name } => {
+            let account = account_id(&account)?;
+            let name =
+                Name::parse(&name).map_err(|rule| CliError::Usage(format!("--name {rule}")))?;
+            let key = admin::create_key(&mut conn, &account, &name)?
+                .ok_or_else(|| no_account(&account))?;
+            print_key(&key.record, Some(&key.secret));
+        }
+        ApiKeysAction::List { account } => {
+            let account = account_id(&account)?;
+            let mut after = None;
+            loop {
+                let page =
+                    admin::list_keys(&mut conn, &account, &PageRequest { limit: 200, after })?
+                        .ok_or_else(|| no_account(&account))?;
+                for key in &page.rows {
+                    print_key(key, None);
+                }
+                match page.rows.last() {
+                    Some(last) if page.has_more => after = Some(last.id),
+                    _ => break,
+                }
+            }
+        }
+        ApiKeysAction::Revoke { account, key_id } => {
+            let account = account_id(&account)?;
+            let key = ApiKeyId::from_i64(key_id)
+                .ok_or_else(|| CliError::Usage("the key id is a positive integer".into()))?;
+            let revoked = admin::revoke_key(&mut conn, &account, key)?.ok_or_else(|| {
+                CliError::Refused(format!("account {account} has no API key {key_id}"))
+            })?;
+            print_key(&revoked, None);
+        }
     }
     Ok(())
 }
 
 fn migrate(args: MigrateArgs) -> Result<(), CliError> {
-    let urls = DatabaseUrls::from_source(&Environment);
-    let url = match &args.database_url {
-        Some(url) => url.as_str(),
-        None => urls.owner()?,
-    };
-    let mut conn = db::connect(url)?;
+    let mut conn = owner_connection(args.database_url.as_deref())?;
     let report = |verb: &str, names: &[String]| {
         if names.is_empty() {
             println!("Nothing to {verb}.");

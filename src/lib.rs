@@ -3,13 +3,24 @@
 //! Where things live:
 //! - [`schema`]: the Diesel schema, as `diesel print-schema` prints it.
 //! - [`db`]: connections, the pool and the embedded migrations.
+//! - [`domain`]: validated request values (parse, don't validate).
+//! - [`models`]: one module per table, with its named queries.
+//! - [`tenant`]: the tenant boundary — the extractor and the scoped
+//!   transaction every tenant query runs in.
+//! - [`http`]: the actix-web application, its error policy and its server.
+//! - [`admin`]: accounts and API keys, for `/admin` and the CLI.
 //! - [`local_postgres`]: a private PostgreSQL started from the installed
 //!   server binaries, for `invoiced dev` and the test harness.
 //! - [`cli`]: the `invoiced` command line.
 
+pub mod admin;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod dev;
+pub mod domain;
 pub mod http;
 pub mod local_postgres;
+pub mod models;
 pub mod schema;
+pub mod tenant;

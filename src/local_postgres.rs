@@ -201,6 +201,9 @@ pub struct ClusterOptions {
     pub listen: Listen,
     /// false for throwaway clusters: no fsync, no durable commits.
     pub durable: bool,
+    /// The superuser's password; `None` trusts every local connection
+    /// (throwaway clusters in a private directory).
+    pub superuser_password: Option<String>,
 }
 
 /// A running server; stopped (fast shutdown) when dropped.
@@ -216,7 +219,7 @@ impl LocalPostgres {
     /// Creates the cluster (unless `data_dir` already holds one) and starts it.
     pub fn start(binaries: &Binaries, options: ClusterOptions) -> Result<Self, LocalPostgresError> {
         let user = server_user()?;
-        prepare_data_dir(binaries, &options.data_dir, user)?;
+        prepare_data_dir(binaries, &options, user)?;
         if let Listen::Socket(dir) = &options.listen {
             fs::create_dir_all(dir)
                 .map_err(io_error(format!("could not create {}", dir.display())))?;
@@ -316,7 +319,11 @@ impl LocalPostgres {
 
     fn wait_until_ready(&mut self) -> Result<(), LocalPostgresError> {
         let deadline = Instant::now() + START_TIMEOUT;
-        let url = self.url(SUPERUSER, None, "postgres");
+        let url = self.url(
+            SUPERUSER,
+            self.options.superuser_password.as_deref(),
+            "postgres",
+        );
         loop {
             if PgConnection::establish(&url).is_ok() {
                 return Ok(());
@@ -400,9 +407,10 @@ fn stop_child(child: &mut Child) {
 /// holds a cluster (`invoiced dev` reuses its data).
 fn prepare_data_dir(
     binaries: &Binaries,
-    data_dir: &Path,
+    options: &ClusterOptions,
     user: Option<ServerUser>,
 ) -> Result<(), LocalPostgresError> {
+    let data_dir = options.data_dir.as_path();
     if data_dir.join("PG_VERSION").is_file() {
         return Ok(());
     }
@@ -418,13 +426,46 @@ fn prepare_data_dir(
             return Err(LocalPostgresError::Unreachable(data_dir.to_owned()));
         }
     }
+    // initdb reads the password from a file; the server user must read it.
+    let password_file = data_dir.with_extension("initdb-password");
+    let auth: Vec<String> = match &options.superuser_password {
+        Some(password) => {
+            fs::write(&password_file, password).map_err(io_error(format!(
+                "could not write {}",
+                password_file.display()
+            )))?;
+            fs::set_permissions(&password_file, fs::Permissions::from_mode(0o600))
+                .map_err(io_error("could not restrict the password file"))?;
+            if let Some(user) = user {
+                user.take_ownership(&password_file)?;
+            }
+            vec![
+                "-A".into(),
+                "scram-sha-256".into(),
+                format!("--pwfile={}", password_file.display()),
+            ]
+        }
+        None => vec!["-A".into(), "trust".into()],
+    };
+    let result = run_initdb(binaries, data_dir, &auth, user);
+    let _ = fs::remove_file(&password_file);
+    result
+}
+
+fn run_initdb(
+    binaries: &Binaries,
+    data_dir: &Path,
+    auth: &[String],
+    user: Option<ServerUser>,
+) -> Result<(), LocalPostgresError> {
     // C.UTF-8 keeps case-insensitive search right for non-ASCII names; some
     // systems lack it, so fall back to C.
     let mut last_failure = None;
     for locale in ["C.UTF-8", "C"] {
         let mut initdb = Command::new(binaries.tool("initdb"));
         initdb
-            .args(["-A", "trust", "-N", "-U", SUPERUSER, "-E", "UTF8"])
+            .args(auth)
+            .args(["-N", "-U", SUPERUSER, "-E", "UTF8"])
             .arg(format!("--locale={locale}"))
             .arg("-D")
             .arg(data_dir)
@@ -472,11 +513,11 @@ fn log_tail(log: &Path) -> String {
     lines[lines.len().saturating_sub(20)..].join("\n")
 }
 
-/// Hands `path` to the user the server runs as (when we are root), so that
-/// files the server must read or write there are its own.
-pub fn hand_to_server_user(path: &Path) -> Result<(), LocalPostgresError> {
-    match server_user()? {
-        Some(user) => user.take_ownership(path),
-        None => Ok(()),
-    }
+/// Whether the server may live in `dir`: always, unless we are root and the
+/// `postgres` OS user cannot enter it (e.g. under /root).
+pub fn server_can_enter(dir: &Path) -> Result<bool, LocalPostgresError> {
+    Ok(match server_user()? {
+        Some(user) => user.can_enter(dir),
+        None => true,
+    })
 }

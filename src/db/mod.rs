@@ -1,6 +1,9 @@
-//! The database: connections and the embedded migrations.
+//! The database: connections, the pool and the embedded migrations.
 
 pub mod migrations;
+mod pool;
+
+pub use pool::{Database, DbError, PgPool};
 
 use diesel::{Connection, ConnectionError, PgConnection};
 

@@ -1,9 +1,18 @@
-//! `invoiced serve`: checks the schema is current, then serves.
+//! `invoiced serve`: checks the schema is current, then serves until
+//! SIGTERM or SIGINT, after which it stops accepting, lets in-flight
+//! requests finish, and exits 0.
 
-use actix_web::{App, HttpResponse, HttpServer, web};
+use std::net::{SocketAddr, TcpListener};
+use std::time::Duration;
 
+use actix_web::{HttpServer, web};
+
+use super::{AdminState, AppState, build_app};
 use crate::config::Config;
-use crate::db::{self, migrations};
+use crate::db::{self, Database, migrations};
+
+/// How long in-flight requests may run on after a shutdown signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -23,7 +32,7 @@ pub enum ServeError {
     PendingMigrations(Vec<String>),
     #[error("could not listen on {addr}: {source}")]
     Bind {
-        addr: std::net::SocketAddr,
+        addr: SocketAddr,
         source: std::io::Error,
     },
     #[error("the server failed: {0}")]
@@ -48,22 +57,47 @@ fn ensure_schema_is_current(config: &Config) -> Result<(), ServeError> {
     Ok(())
 }
 
+pub fn app_state(config: &Config) -> Result<AppState, ServeError> {
+    let admin = match &config.admin_token {
+        Some(token) => Some(AdminState {
+            token: token.clone(),
+            db: Database::small(config.database.owner()?, config.pool.timeout),
+        }),
+        None => None,
+    };
+    Ok(AppState {
+        db: Database::new(config.database.app()?, &config.pool),
+        admin,
+        body_limit: config.request_body_limit,
+    })
+}
+
 pub fn serve(config: Config) -> Result<(), ServeError> {
+    serve_and_then(config, |_| {})
+}
+
+/// Serves, calling `on_listening` with the bound address before the first
+/// request is taken.
+pub fn serve_and_then(
+    config: Config,
+    on_listening: impl FnOnce(SocketAddr),
+) -> Result<(), ServeError> {
     ensure_schema_is_current(&config)?;
+    let state = web::Data::new(app_state(&config)?);
+    let listener = TcpListener::bind(config.bind_addr).map_err(|source| ServeError::Bind {
+        addr: config.bind_addr,
+        source,
+    })?;
+    let address = listener.local_addr()?;
     actix_web::rt::System::new().block_on(async move {
-        let server = HttpServer::new(|| {
-            App::new().route(
-                "/health",
-                web::get().to(|| async { HttpResponse::Ok().finish() }),
-            )
-        })
-        .bind(config.bind_addr)
-        .map_err(|source| ServeError::Bind {
-            addr: config.bind_addr,
-            source,
-        })?;
-        log::info!("listening on http://{}", config.bind_addr);
-        server.run().await?;
+        let server = HttpServer::new(move || build_app(state.clone()))
+            .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
+            .listen(listener)?
+            .run();
+        log::info!("listening on http://{address}");
+        on_listening(address);
+        server.await?;
+        log::info!("stopped");
         Ok(())
     })
 }

@@ -1,7 +1,10 @@
 //! The test harness: a real PostgreSQL (private or `TEST_DATABASE_URL`), a
 //! fresh database per test, and helpers to query it and to run the binary.
 
+pub mod app;
 pub mod database;
+pub mod http_client;
+pub mod process;
 pub mod server;
 
 use std::path::PathBuf;
@@ -12,6 +15,7 @@ use diesel::sql_types::Text;
 use diesel::{PgConnection, QueryableByName, RunQueryDsl};
 use serde_json::Value;
 
+pub use app::{Reply, TestTenant, spawn};
 pub use database::TestDatabase;
 
 /// Every row of `sql` as a JSON object: catalog queries without a struct each.

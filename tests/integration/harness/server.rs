@@ -74,6 +74,7 @@ impl TestServer {
                 log_file: run_dir.join("postgres.log"),
                 listen: Listen::Socket(run_dir.clone()),
                 durable: false,
+                superuser_password: None,
             },
         )
         .unwrap_or_else(|error| panic!("could not start the test PostgreSQL: {error}"));
@@ -127,27 +128,7 @@ impl TestServer {
 
     /// Runs setup_postgres.sql for `database`, as a DBA would.
     pub fn run_setup_script(&self, database: &str) {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("setup_postgres.sql");
-        let output = Command::new(self.binaries.tool("psql"))
-            .arg("-X")
-            .arg("-q")
-            .arg(format!("--dbname={}", self.url(None, "postgres")))
-            .arg("-v")
-            .arg(format!("app_password={APP_PASSWORD}"))
-            .arg("-v")
-            .arg(format!("owner_password={OWNER_PASSWORD}"))
-            .arg("-v")
-            .arg(format!("dbname={database}"))
-            .arg("-f")
-            .arg(script)
-            .output()
-            .expect("run psql");
-        assert!(
-            output.status.success(),
-            "setup_postgres.sql failed: {}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
+        run_setup_script(&self.binaries, &self.url(None, "postgres"), database);
     }
 
     fn shut_down(&self) {
@@ -172,6 +153,38 @@ impl TestServer {
         }
         let _ = std::fs::remove_dir_all(&self.run_dir);
     }
+}
+
+/// Runs setup_postgres.sql on the server at `superuser_url`, for
+/// `database`, with the harness's passwords. One at a time: the script
+/// alters the cluster-wide roles, which PostgreSQL refuses to do from two
+/// sessions at once ("tuple concurrently updated").
+pub fn run_setup_script(binaries: &Binaries, superuser_url: &str, database: &str) {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("setup_postgres.sql");
+    let output = Command::new(binaries.tool("psql"))
+        .arg("-X")
+        .arg("-q")
+        .arg(format!("--dbname={superuser_url}"))
+        .arg("-v")
+        .arg(format!("app_password={APP_PASSWORD}"))
+        .arg("-v")
+        .arg(format!("owner_password={OWNER_PASSWORD}"))
+        .arg("-v")
+        .arg(format!("dbname={database}"))
+        .arg("-f")
+        .arg(script)
+        .output()
+        .expect("run psql");
+    assert!(
+        output.status.success(),
+        "setup_postgres.sql failed: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 /// Replaces the credentials (when given) and the database of a libpq URL.

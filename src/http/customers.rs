@@ -1,0 +1,342 @@
+//! /v1/customers
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::AppState;
+use super::error::{ApiError, Problem};
+use super::extract::{JsonBody, QueryParams, present};
+use super::pagination::{List, page_request};
+use crate::domain::{CustomerId, Email, Name, OptionalText, Validation};
+use crate::models::customer::{
+    self, Customer, CustomerChanges, CustomerFields, CustomerFilter, Deletion,
+};
+use crate::tenant::Tenant;
+
+pub fn routes(config: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
+    config
+        .service(list_customers)
+        .service(create_customer)
+        .service(get_customer)
+        .service(update_customer)
+        .service(delete_customer);
+}
+
+/// A customer of the account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerView {
+    pub id: i64,
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+    pub tax_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Customer> for CustomerView {
+    fn from(row: Customer) -> Self {
+        Self {
+            id: row.id,
+            name: row.name,
+            email: row.email,
+            phone: row.phone,
+            address: row.address,
+            tax_id: row.tax_id,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+/// A new customer. Blank optional fields are stored as null.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerCreate {
+    /// 1–200 characters.
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: String,
+    #[schema(max_length = 254)]
+    pub email: Option<String>,
+    #[schema(max_length = 100)]
+    pub phone: Option<String>,
+    #[schema(max_length = 1000)]
+    pub address: Option<String>,
+    #[schema(max_length = 100)]
+    pub tax_id: Option<String>,
+}
+
+/// Changes to a customer: only the fields given change; null clears an
+/// optional field.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerPatch {
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String, min_length = 1, max_length = 200)]
+    pub name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 254)]
+    pub email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 100)]
+    pub phone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 1000)]
+    pub address: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 100)]
+    pub tax_id: Option<Option<String>>,
+}
+
+/// One parser per field, shared by create and patch.
+fn parse_name(value: &str) -> Result<String, String> {
+    Name::<200>::parse(value).map(Name::into_inner)
+}
+
+fn parse_email(value: Option<&str>) -> Result<Option<String>, String> {
+    Email::parse(value).map(Email::into_inner)
+}
+
+fn parse_phone(value: Option<&str>) -> Result<Option<String>, String> {
+    OptionalText::<100>::parse(value).map(OptionalText::into_inner)
+}
+
+fn parse_address(value: Option<&str>) -> Result<Option<String>, String> {
+    OptionalText::<1000>::parse(value).map(OptionalText::into_inner)
+}
+
+fn parse_tax_id(value: Option<&str>) -> Result<Option<String>, String> {
+    OptionalText::<100>::parse(value).map(OptionalText::into_inner)
+}
+
+type OptionalParser = fn(Option<&str>) -> Result<Option<String>, String>;
+
+/// A PATCH of an optional field: absent stays absent, null or a value is
+/// parsed. The outer `Option` is `None` when the value is invalid.
+fn optional_change(
+    v: &mut Validation,
+    field: &str,
+    value: Option<Option<String>>,
+    parse: OptionalParser,
+) -> Option<Option<Option<String>>> {
+    match value {
+        None => Some(None),
+        Some(value) => v.check(field, parse(value.as_deref())).map(Some),
+    }
+}
+
+impl CustomerCreate {
+    fn parse(self) -> Result<CustomerFields, ApiError> {
+        let mut v = Validation::new();
+        let name = v.check("name", parse_name(&self.name));
+        let email = v.check("email", parse_email(self.email.as_deref()));
+        let phone = v.check("phone", parse_phone(self.phone.as_deref()));
+        let address = v.check("address", parse_address(self.address.as_deref()));
+        let tax_id = v.check("tax_id", parse_tax_id(self.tax_id.as_deref()));
+        let (Some(name), Some(email), Some(phone), Some(address), Some(tax_id)) =
+            (name, email, phone, address, tax_id)
+        else {
+            return Err(v.into_errors().into());
+        };
+        Ok(CustomerFields {
+            name,
+            email,
+            phone,
+            address,
+            tax_id,
+        })
+    }
+}
+
+impl CustomerPatch {
+    fn parse(self) -> Result<CustomerChanges, ApiError> {
+        let mut v = Validation::new();
+        let name = match self.name {
+            None => Some(None),
+            Some(None) => {
+                v.reject("name", "cannot be null: a customer always has a name");
+                None
+            }
+            Some(Some(name)) => v.check("name", parse_name(&name)).map(Some),
+        };
+        let email = optional_change(&mut v, "email", self.email, parse_email);
+        let phone = optional_change(&mut v, "phone", self.phone, parse_phone);
+        let address = optional_change(&mut v, "address", self.address, parse_address);
+        let tax_id = optional_change(&mut v, "tax_id", self.tax_id, parse_tax_id);
+        let (Some(name), Some(email), Some(phone), Some(address), Some(tax_id)) =
+            (name, email, phone, address, tax_id)
+        else {
+            return Err(v.into_errors().into());
+        };
+        Ok(CustomerChanges {
+            name,
+            email,
+            phone,
+            address,
+            tax_id,
+        })
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListCustomersQuery {
+    /// Case-insensitive substring of the name or the e-mail address.
+    #[param(max_length = 200)]
+    pub q: Option<String>,
+    /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+    /// Return customers with an id greater than this (the previous page's `next_after`).
+    #[param(minimum = 0)]
+    pub after: Option<i64>,
+}
+
+fn not_found(id: CustomerId) -> ApiError {
+    ApiError::not_found("customer", id)
+}
+
+/// List the account's customers
+#[utoipa::path(
+    tag = "customers",
+    params(ListCustomersQuery),
+    responses(
+        (status = 200, description = "A page of customers, in id order", body = List<CustomerView>),
+        (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/v1/customers")]
+pub async fn list_customers(
+    tenant: Tenant,
+    state: web::Data<AppState>,
+    query: QueryParams<ListCustomersQuery>,
+) -> Result<web::Json<List<CustomerView>>, ApiError> {
+    let query = query.0;
+    let page = page_request(query.limit, query.after)?;
+    let search = match query
+        .q
+        .map(|q| q.trim().to_owned())
+        .filter(|q| !q.is_empty())
+    {
+        Some(q) if q.chars().count() > 200 => {
+            return Err(ApiError::bad_request("q must be at most 200 characters"));
+        }
+        other => other,
+    };
+    let filter = CustomerFilter { search };
+    let page = tenant
+        .transaction(&state.db, move |conn| {
+            Ok(customer::list(conn, &filter, &page)?)
+        })
+        .await?;
+    Ok(web::Json(List::from_page(
+        page,
+        |c| c.id,
+        CustomerView::from,
+    )))
+}
+
+/// Create a customer
+#[utoipa::path(
+    tag = "customers",
+    request_body = CustomerCreate,
+    responses(
+        (status = 201, description = "Created", body = CustomerView),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/v1/customers")]
+pub async fn create_customer(
+    tenant: Tenant,
+    state: web::Data<AppState>,
+    body: JsonBody<CustomerCreate>,
+) -> Result<HttpResponse, ApiError> {
+    let fields = body.0.parse()?;
+    let created = tenant
+        .transaction(&state.db, move |conn| Ok(customer::create(conn, &fields)?))
+        .await?;
+    Ok(HttpResponse::Created().json(CustomerView::from(created)))
+}
+
+/// Get a customer
+#[utoipa::path(
+    tag = "customers",
+    params(("customer_id" = i64, Path, minimum = 1, description = "The customer's id")),
+    responses(
+        (status = 200, description = "The customer", body = CustomerView),
+        (status = 404, description = "No such customer in this account", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/v1/customers/{customer_id}")]
+pub async fn get_customer(
+    tenant: Tenant,
+    id: CustomerId,
+    state: web::Data<AppState>,
+) -> Result<web::Json<CustomerView>, ApiError> {
+    let found = tenant
+        .transaction(&state.db, move |conn| Ok(customer::find(conn, id)?))
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    Ok(web::Json(found.into()))
+}
+
+/// Change a customer
+#[utoipa::path(
+    tag = "customers",
+    params(("customer_id" = i64, Path, minimum = 1, description = "The customer's id")),
+    request_body = CustomerPatch,
+    responses(
+        (status = 200, description = "The changed customer", body = CustomerView),
+        (status = 404, description = "No such customer in this account", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/v1/customers/{customer_id}")]
+pub async fn update_customer(
+    tenant: Tenant,
+    id: CustomerId,
+    state: web::Data<AppState>,
+    body: JsonBody<CustomerPatch>,
+) -> Result<web::Json<CustomerView>, ApiError> {
+    let changes = body.0.parse()?;
+    let updated = tenant
+        .transaction(&state.db, move |conn| {
+            Ok(customer::update(conn, id, &changes)?)
+        })
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    Ok(web::Json(updated.into()))
+}
+
+/// Delete a customer (only while it has no invoices)
+#[utoipa::path(
+    tag = "customers",
+    params(("customer_id" = i64, Path, minimum = 1, description = "The customer's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such customer in this account", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The customer has invoices", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/v1/customers/{customer_id}")]
+pub async fn delete_customer(
+    tenant: Tenant,
+    id: CustomerId,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let outcome = tenant
+        .transaction(&state.db, move |conn| Ok(customer::delete(conn, id)?))
+        .await?;
+    match outcome {
+        Deletion::Deleted => Ok(HttpResponse::NoContent().finish()),
+        Deletion::NotFound => Err(not_found(id)),
+        Deletion::HasInvoices => Err(ApiError::conflict(
+            "customer-has-invoices",
+            format!("Customer {id} has invoices; it can only be deleted once it has none"),
+        )),
+    }
+}

@@ -1,0 +1,327 @@
+//! The HTTP layer's error policy, in one place.
+//!
+//! Handlers and extractors fail with an [`ApiError`]; it is rendered here,
+//! and only here, as `application/problem+json` (RFC 7807): a stable `type`,
+//! a `title`, the `status`, a `detail` a person can act on, and for
+//! validation failures `errors: [{field, message}]`.
+//!
+//! Lower layers map in through `From`: a pool timeout or a lost connection
+//! is 503 with `Retry-After`; constraint violations the handlers did not
+//! anticipate are 409 or 422; anything else is an opaque 500 whose cause is
+//! logged, never shown.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db::DbError;
+use crate::domain::{FieldError, ValidationErrors};
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Seconds a client should wait before retrying a 503.
+const RETRY_AFTER_SECONDS: u32 = 2;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request cannot be read (malformed JSON, bad query string,
+    /// bad path parameter).
+    #[error("{detail}")]
+    BadRequest { detail: String },
+    /// 400: X-Account-Id is missing or malformed.
+    #[error("{detail}")]
+    InvalidAccountHeader { detail: String },
+    /// 401: whatever failed — unknown account, missing, wrong or revoked
+    /// key, another account's key — the answer is the same.
+    #[error("unauthorized")]
+    Unauthorized,
+    /// 401: the admin token is missing or wrong.
+    #[error("Authenticate with `Authorization: Bearer <ADMIN_TOKEN>`")]
+    AdminUnauthorized,
+    /// 404: no such resource in this account.
+    #[error("{noun} {id} not found")]
+    NotFound { noun: &'static str, id: String },
+    /// 404: no such route.
+    #[error("no route for {path}")]
+    RouteNotFound { path: String },
+    /// 405: the route exists, the method does not.
+    #[error("{method} is not allowed here")]
+    MethodNotAllowed {
+        method: Method,
+        allowed: Vec<Method>,
+    },
+    /// 409: the request conflicts with the resource's current state.
+    #[error("{detail}")]
+    Conflict { kind: &'static str, detail: String },
+    /// 413
+    #[error("{detail}")]
+    PayloadTooLarge { detail: String },
+    /// 415
+    #[error("{detail}")]
+    UnsupportedMediaType { detail: String },
+    /// 422: readable, but the values break the rules.
+    #[error("{0}")]
+    Validation(ValidationErrors),
+    /// 422: an Idempotency-Key reused for a different request.
+    #[error("{detail}")]
+    Unprocessable { kind: &'static str, detail: String },
+    /// 503: the database is unreachable or every connection is busy.
+    #[error("{detail}")]
+    Unavailable { detail: String },
+    /// Any other status actix produced by itself (408, 431, ...).
+    #[error("{}", .status.canonical_reason().unwrap_or("Error"))]
+    Status { status: StatusCode },
+    /// 500: a bug or an unexpected failure; `cause` is logged, not shown.
+    #[error("internal error: {cause}")]
+    Internal { cause: String },
+}
+
+/// The problem document, as the OpenAPI description shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// Stable identifier of the kind of problem, e.g. `urn:invoiced:problem:not-found`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Present on validation failures: one entry per rejected field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+}
+
+impl ApiError {
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::BadRequest {
+            detail: detail.into(),
+        }
+    }
+
+    pub fn invalid_account_header(detail: &str) -> Self {
+        Self::InvalidAccountHeader {
+            detail: detail.to_owned(),
+        }
+    }
+
+    pub fn not_found(noun: &'static str, id: impl ToString) -> Self {
+        Self::NotFound {
+            noun,
+            id: id.to_string(),
+        }
+    }
+
+    pub fn conflict(kind: &'static str, detail: impl Into<String>) -> Self {
+        Self::Conflict {
+            kind,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self::Validation(ValidationErrors::single(field, message))
+    }
+
+    pub fn internal(cause: impl Into<String>) -> Self {
+        Self::Internal {
+            cause: cause.into(),
+        }
+    }
+
+    /// The problem's `type` slug and `title`.
+    fn kind_and_title(&self) -> (&'static str, &'static str) {
+        match self {
+            Self::BadRequest { .. } => ("malformed-request", "Malformed request"),
+            Self::InvalidAccountHeader { .. } => (
+                "invalid-account-header",
+                "Missing or malformed account header",
+            ),
+            Self::Unauthorized | Self::AdminUnauthorized => ("unauthorized", "Unauthorized"),
+            Self::NotFound { .. } => ("not-found", "Not found"),
+            Self::RouteNotFound { .. } => ("route-not-found", "No such route"),
+            Self::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
+            Self::Conflict { kind, .. } => (kind, "Conflict"),
+            Self::PayloadTooLarge { .. } => ("payload-too-large", "Request body too large"),
+            Self::UnsupportedMediaType { .. } => {
+                ("unsupported-media-type", "Unsupported media type")
+            }
+            Self::Validation(_) => ("validation-failed", "Validation failed"),
+            Self::Unprocessable { kind, .. } => (kind, "Unprocessable request"),
+            Self::Unavailable { .. } => ("service-unavailable", "Service unavailable"),
+            Self::Status { .. } => ("http-error", "HTTP error"),
+            Self::Internal { .. } => ("internal-error", "Internal server error"),
+        }
+    }
+
+    fn detail(&self) -> String {
+        match self {
+            Self::Unauthorized => {
+                "Authenticate with the X-Account-Id header and `Authorization: Bearer <api key>`: \
+                                   the account or the key was not recognised."
+                    .into()
+            }
+            Self::Validation(errors) => format!(
+                "The request has {} invalid field(s): {errors}.",
+                errors.0.len()
+            ),
+            Self::MethodNotAllowed { method, allowed } => {
+                let allowed: Vec<&str> = allowed.iter().map(Method::as_str).collect();
+                format!(
+                    "{method} is not allowed here; allowed: {}.",
+                    allowed.join(", ")
+                )
+            }
+            Self::Internal { .. } => {
+                "The server failed to complete the request. Quote the response's \
+                                      X-Request-Id when reporting it."
+                    .into()
+            }
+            other => {
+                let mut detail = other.to_string();
+                if let Some(first) = detail.get_mut(0..1) {
+                    first.make_ascii_uppercase();
+                }
+                if !detail.ends_with('.') {
+                    detail.push('.');
+                }
+                detail
+            }
+        }
+    }
+
+    pub fn problem(&self) -> Problem {
+        let (kind, title) = self.kind_and_title();
+        Problem {
+            kind: format!("urn:invoiced:problem:{kind}"),
+            title: title.to_owned(),
+            status: self.status_code().as_u16(),
+            detail: self.detail(),
+            errors: match self {
+                Self::Validation(errors) => Some(errors.0.clone()),
+                _ => None,
+            },
+        }
+    }
+
+    /// The generic problem for a status actix produced without our help.
+    pub fn for_status(status: StatusCode, path: &str) -> Self {
+        match status {
+            StatusCode::BAD_REQUEST => Self::bad_request("The request could not be read"),
+            StatusCode::UNAUTHORIZED => Self::Unauthorized,
+            StatusCode::NOT_FOUND => Self::RouteNotFound {
+                path: path.to_owned(),
+            },
+            StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge {
+                detail: "The request body is too large".into(),
+            },
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::UnsupportedMediaType {
+                detail: "Send the body as application/json".into(),
+            },
+            StatusCode::SERVICE_UNAVAILABLE => Self::Unavailable {
+                detail: "The service is temporarily unavailable".into(),
+            },
+            StatusCode::INTERNAL_SERVER_ERROR => {
+                Self::internal("an error response without a cause")
+            }
+            status => Self::Status { status },
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::BadRequest { .. } | Self::InvalidAccountHeader { .. } => StatusCode::BAD_REQUEST,
+            Self::Unauthorized | Self::AdminUnauthorized => StatusCode::UNAUTHORIZED,
+            Self::NotFound { .. } | Self::RouteNotFound { .. } => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Validation(_) | Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Status { status } => *status,
+            Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            Self::Internal { cause } => log::error!("internal error: {cause}"),
+            Self::Unavailable { detail } => log::warn!("unavailable: {detail}"),
+            _ => {}
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
+        match self {
+            Self::Unauthorized | Self::AdminUnauthorized => {
+                response
+                    .insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+            }
+            Self::MethodNotAllowed { allowed, .. } => {
+                let allowed: Vec<&str> = allowed.iter().map(Method::as_str).collect();
+                response.insert_header((header::ALLOW, allowed.join(", ")));
+            }
+            Self::Unavailable { .. } => {
+                response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS.to_string()));
+            }
+            _ => {}
+        }
+        let body = serde_json::to_vec(&self.problem()).unwrap_or_else(|_| b"{}".to_vec());
+        response.body(body)
+    }
+}
+
+impl From<ValidationErrors> for ApiError {
+    fn from(errors: ValidationErrors) -> Self {
+        Self::Validation(errors)
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(error: DbError) -> Self {
+        match error {
+            DbError::Unavailable(cause) => Self::Unavailable {
+                detail: format!("The database is unavailable ({cause}); retry shortly"),
+            },
+            DbError::TaskLost => Self::internal("the database task was lost"),
+        }
+    }
+}
+
+impl From<DieselError> for ApiError {
+    fn from(error: DieselError) -> Self {
+        match error {
+            DieselError::DatabaseError(kind, info) => {
+                let constraint = info.constraint_name().unwrap_or("a constraint").to_owned();
+                match kind {
+                    DatabaseErrorKind::ClosedConnection
+                    | DatabaseErrorKind::UnableToSendCommand => Self::Unavailable {
+                        detail: "The database connection was lost; retry shortly".into(),
+                    },
+                    DatabaseErrorKind::SerializationFailure => Self::Unavailable {
+                        detail: "The request collided with a concurrent one; retry it".into(),
+                    },
+                    DatabaseErrorKind::UniqueViolation => Self::conflict(
+                        "conflict",
+                        format!("The request conflicts with existing data ({constraint})"),
+                    ),
+                    DatabaseErrorKind::ForeignKeyViolation
+                    | DatabaseErrorKind::RestrictViolation => Self::conflict(
+                        "conflict",
+                        format!("The request conflicts with related data ({constraint})"),
+                    ),
+                    DatabaseErrorKind::CheckViolation | DatabaseErrorKind::NotNullViolation => {
+                        let field = info.column_name().unwrap_or(&constraint).to_owned();
+                        Self::invalid(&field, format!("violates {constraint}"))
+                    }
+                    _ => Self::internal(format!("database error: {}", info.message())),
+                }
+            }
+            DieselError::NotFound => Self::internal("a query found no row where one was expected"),
+            other => Self::internal(format!("database error: {other}")),
+        }
+    }
+}

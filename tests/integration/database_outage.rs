@@ -1,0 +1,88 @@
+//! When the database goes away the service answers 503 quickly, and when it
+//! comes back the service recovers without a restart.
+
+use std::time::{Duration, Instant};
+
+use actix_web::test::TestRequest;
+use diesel::{Connection, PgConnection};
+use invoiced::domain::{AccountId, Name};
+use invoiced::local_postgres::{Binaries, ClusterOptions, Listen, LocalPostgres, SUPERUSER};
+
+use crate::harness::app::{config_for, spawn_with};
+use crate::harness::server::{APP_PASSWORD, OWNER_PASSWORD, run_setup_script, server};
+
+#[actix_web::test]
+async fn a_stopped_database_gives_503_quickly_and_the_service_recovers_when_it_returns() {
+    let binaries = Binaries::locate().unwrap();
+    let dir = server().run_dir().join("outage");
+    let options = ClusterOptions {
+        data_dir: dir.join("data"),
+        log_file: dir.join("postgres.log"),
+        listen: Listen::Socket(dir.clone()),
+        durable: false,
+        superuser_password: None,
+    };
+    let mut postgres = LocalPostgres::start(&binaries, options.clone()).unwrap();
+    run_setup_script(
+        &binaries,
+        &postgres.url(SUPERUSER, None, "postgres"),
+        "invoiced",
+    );
+    let owner_url = postgres.url("invoiced_owner", Some(OWNER_PASSWORD), "invoiced");
+    let app_url = postgres.url("invoiced_app", Some(APP_PASSWORD), "invoiced");
+    let mut owner = PgConnection::establish(&owner_url).unwrap();
+    invoiced::db::migrations::run_pending(&mut owner).unwrap();
+    let account = AccountId::parse("acme").unwrap();
+    let (_, key) =
+        invoiced::admin::create_account(&mut owner, &account, &Name::parse("Acme").unwrap())
+            .unwrap()
+            .unwrap();
+    drop(owner);
+
+    let mut config = config_for(app_url, owner_url, false);
+    config.pool.timeout = Duration::from_millis(500);
+    let app = spawn_with(None, config).await;
+    let customers = || {
+        TestRequest::get()
+            .uri("/v1/customers")
+            .insert_header(("X-Account-Id", "acme"))
+            .insert_header(("Authorization", format!("Bearer {}", key.secret)))
+    };
+    app.call(customers()).await.ok(200);
+
+    postgres.stop();
+    let started = Instant::now();
+    let reply = app.call(customers()).await;
+    let waited = started.elapsed();
+    let problem = reply.problem(503);
+    assert_eq!(problem["type"], "urn:invoiced:problem:service-unavailable");
+    assert!(
+        reply.header("retry-after").is_some(),
+        "503 without Retry-After"
+    );
+    assert!(
+        waited < Duration::from_secs(3),
+        "took {waited:?} with a 500 ms pool timeout"
+    );
+    app.call(TestRequest::get().uri("/ready"))
+        .await
+        .problem(503);
+    app.call(TestRequest::get().uri("/health")).await.ok(200);
+
+    let _postgres = LocalPostgres::start(&binaries, options).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let reply = app.call(customers()).await;
+        if reply.status == 200 {
+            break;
+        }
+        assert_eq!(reply.status, 503, "{}", reply.text);
+        assert!(
+            Instant::now() < deadline,
+            "the service did not recover: {}",
+            reply.text
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    app.call(TestRequest::get().uri("/ready")).await.ok(200);
+}
