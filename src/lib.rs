@@ -8,6 +8,7 @@
 //! - [`tenant`]: the tenant boundary — the extractor and the scoped
 //!   transaction every tenant query runs in.
 //! - [`http`]: the actix-web application, its error policy and its server.
+//! - [`invoicing`]: the invoice lifecycle, items and payments.
 //! - [`admin`]: accounts and API keys, for `/admin` and the CLI.
 //! - [`local_postgres`]: a private PostgreSQL started from the installed
 //!   server binaries, for `invoiced dev` and the test harness.
@@ -20,6 +21,7 @@ pub mod db;
 pub mod dev;
 pub mod domain;
 pub mod http;
+pub mod invoicing;
 pub mod local_postgres;
 pub mod models;
 pub mod schema;

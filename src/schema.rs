@@ -44,6 +44,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    idempotency_keys (account_id, key) {
+        account_id -> Text,
+        key -> Text,
+        request_hash -> Bytea,
+        response_status -> Int2,
+        response_body -> Bytea,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     invoice_items (account_id, id) {
         account_id -> Text,
         id -> Int8,
@@ -91,12 +102,14 @@ diesel::table! {
 diesel::joinable!(api_keys -> accounts (account_id));
 diesel::joinable!(customers -> accounts (account_id));
 diesel::joinable!(id_counters -> accounts (account_id));
+diesel::joinable!(idempotency_keys -> accounts (account_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     api_keys,
     customers,
     id_counters,
+    idempotency_keys,
     invoice_items,
     invoices,
     payments,

@@ -2,11 +2,17 @@
 //! query sees them, so each rule lives in one constructor.
 
 mod account_id;
+mod dates;
 mod ids;
+mod money;
+mod status;
 mod text;
 mod validation;
 
 pub use account_id::AccountId;
+pub use dates::parse_date;
 pub use ids::{ApiKeyId, CustomerId, InvoiceId, ItemId, PaymentId, RowId};
+pub use money::{Currency, DecimalInput, Money, Quantity, TaxRate, line_amounts};
+pub use status::{InvoiceStatus, PaymentMethod};
 pub use text::{Email, Name, OptionalText};
 pub use validation::{FieldError, Validation, ValidationErrors};

@@ -91,6 +91,38 @@ impl Validation {
         }
     }
 
+    /// A PATCH field that may be left out but not set to null. The outer
+    /// `Option` is `None` when the field is invalid; the inner one is
+    /// `None` when it was left out.
+    pub fn change<T, U>(
+        &mut self,
+        field: &str,
+        value: Option<Option<T>>,
+        parse: impl FnOnce(T) -> Result<U, String>,
+    ) -> Option<Option<U>> {
+        match value {
+            None => Some(None),
+            Some(None) => {
+                self.reject(field, "cannot be null");
+                None
+            }
+            Some(Some(value)) => self.check(field, parse(value)).map(Some),
+        }
+    }
+
+    /// A PATCH field that may be left out or set to null (clearing it).
+    pub fn nullable_change<T, U>(
+        &mut self,
+        field: &str,
+        value: Option<Option<T>>,
+        parse: impl FnOnce(Option<T>) -> Result<Option<U>, String>,
+    ) -> Option<Option<Option<U>>> {
+        match value {
+            None => Some(None),
+            Some(value) => self.check(field, parse(value)).map(Some),
+        }
+    }
+
     /// Records an error that is not about a single parse (a rule between fields).
     pub fn reject(&mut self, field: &str, message: impl Into<String>) {
         let path = self.path(field);

@@ -205,8 +205,8 @@ pub async fn create_account(
     body: JsonBody<AccountCreate>,
 ) -> Result<HttpResponse, ApiError> {
     let mut v = Validation::new();
-    let id = v.check("id", AccountId::parse(&body.0.id));
-    let name = v.check("name", Name::<200>::parse(&body.0.name));
+    let id = v.check("id", AccountId::parse(&body.value.id));
+    let name = v.check("name", Name::<200>::parse(&body.value.name));
     let (Some(id), Some(name)) = (id, name) else {
         return Err(v.into_errors().into());
     };
@@ -281,8 +281,8 @@ pub async fn create_api_key(
     account: AccountId,
     body: JsonBody<ApiKeyCreate>,
 ) -> Result<HttpResponse, ApiError> {
-    let name =
-        Name::<200>::parse(&body.0.name).map_err(|message| ApiError::invalid("name", message))?;
+    let name = Name::<200>::parse(&body.value.name)
+        .map_err(|message| ApiError::invalid("name", message))?;
     let target = account.clone();
     let key = access
         .db

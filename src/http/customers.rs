@@ -1,5 +1,6 @@
 //! /v1/customers
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -8,6 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::AppState;
 use super::error::{ApiError, Problem};
 use super::extract::{JsonBody, QueryParams, present};
+use super::idempotency::IdempotentPost;
 use super::pagination::{List, page_request};
 use crate::domain::{CustomerId, Email, Name, OptionalText, Validation};
 use crate::models::customer::{
@@ -112,22 +114,6 @@ fn parse_tax_id(value: Option<&str>) -> Result<Option<String>, String> {
     OptionalText::<100>::parse(value).map(OptionalText::into_inner)
 }
 
-type OptionalParser = fn(Option<&str>) -> Result<Option<String>, String>;
-
-/// A PATCH of an optional field: absent stays absent, null or a value is
-/// parsed. The outer `Option` is `None` when the value is invalid.
-fn optional_change(
-    v: &mut Validation,
-    field: &str,
-    value: Option<Option<String>>,
-    parse: OptionalParser,
-) -> Option<Option<Option<String>>> {
-    match value {
-        None => Some(None),
-        Some(value) => v.check(field, parse(value.as_deref())).map(Some),
-    }
-}
-
 impl CustomerCreate {
     fn parse(self) -> Result<CustomerFields, ApiError> {
         let mut v = Validation::new();
@@ -154,18 +140,11 @@ impl CustomerCreate {
 impl CustomerPatch {
     fn parse(self) -> Result<CustomerChanges, ApiError> {
         let mut v = Validation::new();
-        let name = match self.name {
-            None => Some(None),
-            Some(None) => {
-                v.reject("name", "cannot be null: a customer always has a name");
-                None
-            }
-            Some(Some(name)) => v.check("name", parse_name(&name)).map(Some),
-        };
-        let email = optional_change(&mut v, "email", self.email, parse_email);
-        let phone = optional_change(&mut v, "phone", self.phone, parse_phone);
-        let address = optional_change(&mut v, "address", self.address, parse_address);
-        let tax_id = optional_change(&mut v, "tax_id", self.tax_id, parse_tax_id);
+        let name = v.change("name", self.name, |name| parse_name(&name));
+        let email = v.nullable_change("email", self.email, |e| parse_email(e.as_deref()));
+        let phone = v.nullable_change("phone", self.phone, |p| parse_phone(p.as_deref()));
+        let address = v.nullable_change("address", self.address, |a| parse_address(a.as_deref()));
+        let tax_id = v.nullable_change("tax_id", self.tax_id, |t| parse_tax_id(t.as_deref()));
         let (Some(name), Some(email), Some(phone), Some(address), Some(tax_id)) =
             (name, email, phone, address, tax_id)
         else {
@@ -253,13 +232,18 @@ pub async fn list_customers(
 pub async fn create_customer(
     tenant: Tenant,
     state: web::Data<AppState>,
+    post: IdempotentPost,
     body: JsonBody<CustomerCreate>,
 ) -> Result<HttpResponse, ApiError> {
-    let fields = body.0.parse()?;
-    let created = tenant
-        .transaction(&state.db, move |conn| Ok(customer::create(conn, &fields)?))
-        .await?;
-    Ok(HttpResponse::Created().json(CustomerView::from(created)))
+    let fields = body.value.parse()?;
+    post.respond(
+        &tenant,
+        &state.db,
+        &body.raw,
+        StatusCode::CREATED,
+        move |conn| Ok(CustomerView::from(customer::create(conn, &fields)?)),
+    )
+    .await
 }
 
 /// Get a customer
@@ -302,7 +286,7 @@ pub async fn update_customer(
     state: web::Data<AppState>,
     body: JsonBody<CustomerPatch>,
 ) -> Result<web::Json<CustomerView>, ApiError> {
-    let changes = body.0.parse()?;
+    let changes = body.value.parse()?;
     let updated = tenant
         .transaction(&state.db, move |conn| {
             Ok(customer::update(conn, id, &changes)?)

@@ -19,6 +19,7 @@ use utoipa::ToSchema;
 
 use crate::db::DbError;
 use crate::domain::{FieldError, ValidationErrors};
+use crate::invoicing::InvoicingError;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -271,6 +272,29 @@ impl ResponseError for ApiError {
         }
         let body = serde_json::to_vec(&self.problem()).unwrap_or_else(|_| b"{}".to_vec());
         response.body(body)
+    }
+}
+
+impl From<InvoicingError> for ApiError {
+    fn from(error: InvoicingError) -> Self {
+        let detail = error.to_string();
+        match error {
+            InvoicingError::InvoiceNotFound(id) => Self::not_found("invoice", id),
+            InvoicingError::ItemNotFound { item, .. } => Self::not_found("item", item),
+            InvoicingError::PaymentNotFound(id) => Self::not_found("payment", id),
+            InvoicingError::CustomerNotFound(_) => Self::invalid("customer_id", detail),
+            InvoicingError::InvalidPosition { .. } => Self::invalid("position", detail),
+            InvoicingError::LineTooLarge => Self::invalid("unit_price", detail),
+            InvoicingError::DueBeforeIssue => Self::invalid("due_date", detail),
+            InvoicingError::NumberTaken(_) => Self::conflict("invoice-number-taken", detail),
+            InvoicingError::NotDraft { .. } => Self::conflict("invoice-not-draft", detail),
+            InvoicingError::Transition { .. } => Self::conflict("invalid-transition", detail),
+            InvoicingError::NoItems(_) => Self::conflict("invoice-has-no-items", detail),
+            InvoicingError::PartlyPaid { .. } => Self::conflict("invoice-partly-paid", detail),
+            InvoicingError::Overpayment { .. } => Self::conflict("payment-exceeds-balance", detail),
+            InvoicingError::TooManyItems(_) => Self::conflict("too-many-items", detail),
+            InvoicingError::Database(error) => error.into(),
+        }
     }
 }
 

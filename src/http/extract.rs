@@ -22,7 +22,11 @@ use crate::domain::{
 /// JSON, and 422 naming the field for a wrong type, a missing or an unknown
 /// field.
 #[derive(Debug)]
-pub struct JsonBody<T>(pub T);
+pub struct JsonBody<T> {
+    pub value: T,
+    /// The body as sent: what an Idempotency-Key's request is compared by.
+    pub raw: Bytes,
+}
 
 fn is_json(content_type: &str) -> bool {
     let essence = content_type
@@ -85,7 +89,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
             deserializer.end().map_err(|e| {
                 ApiError::bad_request(format!("The request body is not valid JSON: {e}"))
             })?;
-            Ok(JsonBody(value))
+            Ok(JsonBody { value, raw: bytes })
         })
     }
 }

@@ -8,10 +8,14 @@ mod admin;
 mod customers;
 mod error;
 mod extract;
+mod idempotency;
+mod invoices;
+mod items;
 mod middleware;
 mod openapi;
 mod ops;
 mod pagination;
+mod payments;
 mod server;
 
 use actix_web::body::MessageBody;
@@ -60,6 +64,7 @@ impl KnownRoutes {
         for path in ["/openapi.json", "/docs"] {
             routes.push((split_path(path), vec![Method::GET]));
         }
+        routes.push((vec!["docs".into(), "{file}".into()], vec![Method::GET]));
         Self(routes)
     }
 
@@ -140,6 +145,9 @@ pub fn build_app(
 fn documented_routes(config: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
     ops::routes(config);
     customers::routes(config);
+    invoices::routes(config);
+    items::routes(config);
+    payments::routes(config);
     admin::routes(config);
 }
 

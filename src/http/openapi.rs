@@ -5,13 +5,17 @@
 
 use actix_web::http::Method;
 use actix_web::{HttpResponse, web};
-use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::header::Header;
+use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn, PathItem};
 use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
 };
 use utoipa::openapi::{Content, OpenApi, Ref};
+use utoipa::openapi::{RefOr, Required};
 use utoipa::{PartialSchema, ToSchema};
+use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use super::error::{PROBLEM_JSON, Problem};
 
@@ -66,6 +70,54 @@ fn add_problem(operation: &mut Operation, status: &str, description: &str) {
         .or_insert_with(|| problem_response(description).into());
 }
 
+/// Every POST under /v1 takes an optional Idempotency-Key.
+fn document_idempotency(operation: &mut Operation) {
+    let key = ParameterBuilder::new()
+        .name("Idempotency-Key")
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .description(Some(
+            "Makes a retry safe: the same key with the same request within 24 hours answers the first \
+             response again (with `Idempotent-Replayed: true`) and changes nothing; with a different \
+             request it is 422; while the first request runs, 409. Keys are per account.",
+        ))
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(255))
+                .pattern(Some("^[!-~]+$")),
+        ))
+        .build();
+    operation
+        .parameters
+        .get_or_insert_with(Vec::new)
+        .push(key.into());
+    for (status, response) in operation.responses.responses.iter_mut() {
+        if let (true, RefOr::T(response)) = (status.starts_with('2'), response) {
+            response.headers.insert(
+                "Idempotent-Replayed".into(),
+                Header::new(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .enum_values(Some(["true"])),
+                )
+                .into(),
+            );
+        }
+    }
+    add_problem(
+        operation,
+        "409",
+        "Conflicts with the current state, or its Idempotency-Key is still in use",
+    );
+    add_problem(
+        operation,
+        "422",
+        "Invalid fields, or an Idempotency-Key reused for a different request",
+    );
+}
+
 /// Completes the generated document.
 pub fn complete(mut api: OpenApi) -> OpenApi {
     api.info = utoipa::openapi::InfoBuilder::new()
@@ -117,7 +169,10 @@ pub fn complete(mut api: OpenApi) -> OpenApi {
     for (path, item) in api.paths.paths.iter_mut() {
         let tenant = path.starts_with("/v1/");
         let admin = path.starts_with("/admin/");
-        for (_, operation) in operations_mut(item) {
+        for (method, operation) in operations_mut(item) {
+            if tenant && method == Method::POST {
+                document_idempotency(operation);
+            }
             if tenant {
                 operation.security = Some(vec![
                     SecurityRequirement::new(ACCOUNT_SCHEME, Vec::<String>::new())
@@ -169,18 +224,30 @@ pub fn complete(mut api: OpenApi) -> OpenApi {
     api
 }
 
-/// `GET /openapi.json`.
+/// `GET /openapi.json`, and `GET /docs/`: Swagger UI over it, served from
+/// the binary (no internet needed).
 pub fn document_routes(api: OpenApi) -> impl FnOnce(&mut web::ServiceConfig) {
     let json = api.to_json().unwrap_or_else(|_| "{}".into());
     move |config| {
-        config.app_data(web::Data::new(OpenApiJson(json))).route(
-            "/openapi.json",
-            web::get().to(|document: web::Data<OpenApiJson>| async move {
-                HttpResponse::Ok()
-                    .content_type("application/json")
-                    .body(document.0.clone())
-            }),
-        );
+        config
+            .app_data(web::Data::new(OpenApiJson(json)))
+            .route(
+                "/openapi.json",
+                web::get().to(|document: web::Data<OpenApiJson>| async move {
+                    HttpResponse::Ok()
+                        .content_type("application/json")
+                        .body(document.0.clone())
+                }),
+            )
+            .route(
+                "/docs",
+                web::get().to(|| async {
+                    HttpResponse::PermanentRedirect()
+                        .insert_header(("Location", "/docs/"))
+                        .finish()
+                }),
+            )
+            .service(SwaggerUi::new("/docs/{_:.*}").config(Config::new(["/openapi.json"])));
     }
 }
 

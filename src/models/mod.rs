@@ -5,6 +5,10 @@
 pub mod account;
 pub mod api_key;
 pub mod customer;
+pub mod idempotency_key;
+pub mod invoice;
+pub mod invoice_item;
+pub mod payment;
 
 /// A keyset page request: rows with an id greater than `after`, in id order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,11 +3,12 @@
 
 use crate::harness::{TestDatabase, execute, scalar, try_execute};
 
-const APP_TABLES: [&str; 7] = [
+const APP_TABLES: [&str; 8] = [
     "accounts",
     "api_keys",
     "customers",
     "id_counters",
+    "idempotency_keys",
     "invoices",
     "invoice_items",
     "payments",
@@ -100,13 +101,15 @@ fn the_app_role_can_read_and_write_every_table_created_by_migrations() {
              VALUES ('acme', 1, 1, 'x', 1, 1);
          DELETE FROM invoice_items; DELETE FROM invoices; DELETE FROM customers;",
     );
-    assert_eq!(
-        scalar(
-            &mut app,
-            "SELECT count(*) AS n FROM __diesel_schema_migrations"
-        ),
-        6
+    // It may read the migration ledger (to report pending migrations).
+    let migrations = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+        .unwrap()
+        .count();
+    let applied = scalar(
+        &mut app,
+        "SELECT count(*) AS n FROM __diesel_schema_migrations",
     );
+    assert_eq!(applied, migrations);
 }
 
 #[test]

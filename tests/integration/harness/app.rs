@@ -109,9 +109,10 @@ pub fn config_for(app_url: String, owner_url: String, admin: bool) -> Config {
 }
 
 pub struct TestApp<S> {
+    // Dropped in this order: the app and its pool before the database.
+    service: S,
     /// The test's database (absent when the test brought its own server).
     database: Option<TestDatabase>,
-    service: S,
 }
 
 /// The app over a fresh database, with admin enabled.
@@ -131,7 +132,7 @@ pub async fn spawn_with(
 > {
     let state = invoiced::http::app_state(&config).expect("a valid configuration");
     let service = test::init_service(build_app(web::Data::new(state))).await;
-    TestApp { database, service }
+    TestApp { service, database }
 }
 
 impl<S, B> TestApp<S>
@@ -232,5 +233,62 @@ where
             .post(tenant, "/v1/customers", serde_json::json!({"name": name}))
             .await;
         reply.ok(201)["id"].as_i64().unwrap()
+    }
+}
+
+impl<S, B> TestApp<S>
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    /// Creates a draft invoice for `customer` with lines of
+    /// (quantity, unit_price, tax_rate); returns its body.
+    pub async fn invoice(
+        &self,
+        tenant: &TestTenant,
+        customer: i64,
+        lines: &[(&str, &str, &str)],
+    ) -> Value {
+        let items: Vec<Value> = lines
+            .iter()
+            .enumerate()
+            .map(|(n, (quantity, price, rate))| {
+                serde_json::json!({"description": format!("line {n}"), "quantity": quantity, "unit_price": price, "tax_rate": rate})
+            })
+            .collect();
+        let reply = self
+            .post(
+                tenant,
+                "/v1/invoices",
+                serde_json::json!({"customer_id": customer, "currency": "EUR", "items": items}),
+            )
+            .await;
+        reply.ok(201).clone()
+    }
+
+    /// An issued invoice with one line worth `total` (no tax); returns its id.
+    pub async fn issued_invoice(&self, tenant: &TestTenant, total: &str) -> i64 {
+        let customer = self.customer(tenant, "Payer").await;
+        let invoice = self.invoice(tenant, customer, &[("1", total, "0")]).await;
+        let id = invoice["id"].as_i64().unwrap();
+        self.send(
+            tenant,
+            Method::POST,
+            &format!("/v1/invoices/{id}/issue"),
+            None,
+        )
+        .await
+        .ok(200);
+        id
+    }
+
+    /// Rows in `table` (counted as the owner, across accounts).
+    pub fn count(&self, table: &str) -> i64 {
+        super::scalar(
+            &mut self.db().owner_conn(),
+            &format!("SELECT count(*) AS n FROM {table}"),
+        )
+        .as_i64()
+        .unwrap()
     }
 }

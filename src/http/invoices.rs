@@ -1,0 +1,516 @@
+//! /v1/invoices: invoices with their items and derived amounts, and their
+//! lifecycle actions.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::AppState;
+use super::error::{ApiError, Problem};
+use super::extract::{JsonBody, QueryParams, present};
+use super::idempotency::IdempotentPost;
+use super::items::{ItemCreate, ItemView};
+use super::pagination::{List, page_request};
+use crate::domain::{
+    Currency, CustomerId, InvoiceId, InvoiceStatus, Money, OptionalText, RowId, Validation,
+    parse_date,
+};
+use crate::invoicing::{self, FullInvoice, MAX_ITEMS};
+use crate::models::invoice::{Invoice, InvoiceChanges, InvoiceFields, InvoiceFilter, Totals};
+use crate::tenant::Tenant;
+
+pub fn routes(config: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
+    config
+        .service(list_invoices)
+        .service(create_invoice)
+        .service(get_invoice)
+        .service(update_invoice)
+        .service(delete_invoice)
+        .service(issue_invoice)
+        .service(void_invoice);
+}
+
+/// An invoice, with its derived amounts (always consistent with its items
+/// and payments). Lists leave out `items`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvoiceView {
+    pub id: i64,
+    pub number: Option<String>,
+    pub customer_id: i64,
+    pub status: InvoiceStatus,
+    pub currency: String,
+    pub issue_date: Option<NaiveDate>,
+    pub due_date: Option<NaiveDate>,
+    pub notes: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub items: Option<Vec<ItemView>>,
+    /// Σ line subtotals
+    pub subtotal: Money,
+    /// Σ line taxes
+    pub tax_total: Money,
+    /// subtotal + tax_total
+    pub total: Money,
+    /// Σ payments
+    pub amount_paid: Money,
+    /// total − amount_paid
+    pub balance_due: Money,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl InvoiceView {
+    fn new(invoice: Invoice, totals: &Totals, items: Option<Vec<ItemView>>) -> Self {
+        Self {
+            id: invoice.id,
+            number: invoice.number,
+            customer_id: invoice.customer_id,
+            status: invoice.status,
+            currency: invoice.currency,
+            issue_date: invoice.issue_date,
+            due_date: invoice.due_date,
+            notes: invoice.notes,
+            items,
+            subtotal: totals.subtotal.clone(),
+            tax_total: totals.tax_total.clone(),
+            total: totals.total(),
+            amount_paid: totals.amount_paid.clone(),
+            balance_due: totals.balance_due(),
+            created_at: invoice.created_at,
+            updated_at: invoice.updated_at,
+        }
+    }
+}
+
+impl From<FullInvoice> for InvoiceView {
+    fn from(full: FullInvoice) -> Self {
+        let items = full.items.into_iter().map(ItemView::from).collect();
+        Self::new(full.invoice, &full.totals, Some(items))
+    }
+}
+
+/// A new invoice, a draft; its items may be given at once.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InvoiceCreate {
+    /// A customer of this account.
+    #[schema(minimum = 1)]
+    pub customer_id: i64,
+    /// Unique within the account when set.
+    #[schema(max_length = 100)]
+    pub number: Option<String>,
+    /// Three upper-case letters (ISO 4217).
+    #[schema(pattern = "^[A-Z]{3}$", example = "EUR")]
+    pub currency: String,
+    #[schema(value_type = Option<String>, format = Date)]
+    pub issue_date: Option<String>,
+    /// Not before issue_date.
+    #[schema(value_type = Option<String>, format = Date)]
+    pub due_date: Option<String>,
+    #[schema(max_length = 5000)]
+    pub notes: Option<String>,
+    /// At most 500.
+    #[serde(default)]
+    #[schema(max_items = 500)]
+    pub items: Vec<ItemCreate>,
+}
+
+/// Changes to a draft invoice: only the fields given change; null clears
+/// an optional one.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InvoicePatch {
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = i64, minimum = 1)]
+    pub customer_id: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 100)]
+    pub number: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String, pattern = "^[A-Z]{3}$")]
+    pub currency: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, format = Date)]
+    pub issue_date: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, format = Date)]
+    pub due_date: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 5000)]
+    pub notes: Option<Option<String>>,
+}
+
+fn parse_customer(id: i64) -> Result<CustomerId, String> {
+    CustomerId::from_i64(id).ok_or_else(|| "must be a customer id (a positive integer)".into())
+}
+
+fn parse_number(number: Option<&str>) -> Result<Option<String>, String> {
+    OptionalText::<100>::parse(number).map(OptionalText::into_inner)
+}
+
+fn parse_notes(notes: Option<&str>) -> Result<Option<String>, String> {
+    OptionalText::<5000>::parse(notes).map(OptionalText::into_inner)
+}
+
+fn parse_optional_date(date: Option<&str>) -> Result<Option<NaiveDate>, String> {
+    date.map(parse_date).transpose()
+}
+
+fn due_not_before_issue(v: &mut Validation, issue: Option<NaiveDate>, due: Option<NaiveDate>) {
+    if let (Some(issue), Some(due)) = (issue, due) {
+        if due < issue {
+            v.reject(
+                "due_date",
+                format!("must not be before issue_date ({issue})"),
+            );
+        }
+    }
+}
+
+impl InvoiceCreate {
+    fn parse(self) -> Result<(InvoiceFields, Vec<invoicing::NewLine>), ApiError> {
+        let mut v = Validation::new();
+        let customer_id = v.check("customer_id", parse_customer(self.customer_id));
+        let number = v.check("number", parse_number(self.number.as_deref()));
+        let currency = v.check("currency", Currency::parse(&self.currency));
+        let issue_date = v.check(
+            "issue_date",
+            parse_optional_date(self.issue_date.as_deref()),
+        );
+        let due_date = v.check("due_date", parse_optional_date(self.due_date.as_deref()));
+        let notes = v.check("notes", parse_notes(self.notes.as_deref()));
+        due_not_before_issue(&mut v, issue_date.flatten(), due_date.flatten());
+        let mut lines = Vec::with_capacity(self.items.len());
+        if self.items.len() > MAX_ITEMS {
+            v.reject(
+                "items",
+                format!(
+                    "must have at most {MAX_ITEMS} items, not {}",
+                    self.items.len()
+                ),
+            );
+        } else {
+            for (index, item) in self.items.into_iter().enumerate() {
+                let mut nested = Validation::nested(format!("items[{index}]"));
+                let line = item.parse_into(&mut nested);
+                match (line, nested.into_result()) {
+                    (Some(line), Ok(())) => lines.push(line),
+                    (_, Err(errors)) => v.absorb(errors),
+                    (None, Ok(())) => v.reject(&format!("items[{index}]"), "is invalid"),
+                }
+            }
+        }
+        let (
+            Some(customer_id),
+            Some(number),
+            Some(currency),
+            Some(issue_date),
+            Some(due_date),
+            Some(notes),
+            true,
+        ) = (
+            customer_id,
+            number,
+            currency,
+            issue_date,
+            due_date,
+            notes,
+            v.is_ok(),
+        )
+        else {
+            return Err(v.into_errors().into());
+        };
+        Ok((
+            InvoiceFields {
+                customer_id,
+                number,
+                currency: currency.into_inner(),
+                issue_date,
+                due_date,
+                notes,
+            },
+            lines,
+        ))
+    }
+}
+
+impl InvoicePatch {
+    fn parse(self) -> Result<InvoiceChanges, ApiError> {
+        let mut v = Validation::new();
+        let customer_id = v.change("customer_id", self.customer_id, |id| {
+            parse_customer(id).map(RowId::get)
+        });
+        let number = v.nullable_change("number", self.number, |n| parse_number(n.as_deref()));
+        let currency = v.change("currency", self.currency, |c| {
+            Currency::parse(&c).map(Currency::into_inner)
+        });
+        let issue_date = v.nullable_change("issue_date", self.issue_date, |d| {
+            parse_optional_date(d.as_deref())
+        });
+        let due_date = v.nullable_change("due_date", self.due_date, |d| {
+            parse_optional_date(d.as_deref())
+        });
+        let notes = v.nullable_change("notes", self.notes, |n| parse_notes(n.as_deref()));
+        due_not_before_issue(
+            &mut v,
+            issue_date.flatten().flatten(),
+            due_date.flatten().flatten(),
+        );
+        let (
+            Some(customer_id),
+            Some(number),
+            Some(currency),
+            Some(issue_date),
+            Some(due_date),
+            Some(notes),
+            true,
+        ) = (
+            customer_id,
+            number,
+            currency,
+            issue_date,
+            due_date,
+            notes,
+            v.is_ok(),
+        )
+        else {
+            return Err(v.into_errors().into());
+        };
+        Ok(InvoiceChanges {
+            customer_id,
+            number,
+            currency,
+            issue_date,
+            due_date,
+            notes,
+        })
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListInvoicesQuery {
+    pub status: Option<InvoiceStatus>,
+    #[param(minimum = 1)]
+    pub customer_id: Option<i64>,
+    /// Issued on or after this date (YYYY-MM-DD).
+    #[param(value_type = Option<String>, format = Date)]
+    pub issued_from: Option<String>,
+    /// Issued on or before this date (YYYY-MM-DD).
+    #[param(value_type = Option<String>, format = Date)]
+    pub issued_to: Option<String>,
+    /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+    /// Return invoices with an id greater than this.
+    #[param(minimum = 0)]
+    pub after: Option<i64>,
+}
+
+impl ListInvoicesQuery {
+    fn filter(&self) -> Result<InvoiceFilter, ApiError> {
+        let date = |name: &str, value: &Option<String>| {
+            value
+                .as_deref()
+                .map(parse_date)
+                .transpose()
+                .map_err(|message| {
+                    ApiError::bad_request(format!("Query parameter {name} {message}"))
+                })
+        };
+        let customer_id = self
+            .customer_id
+            .map(|id| {
+                CustomerId::from_i64(id).ok_or_else(|| {
+                    ApiError::bad_request("Query parameter customer_id must be a positive integer")
+                })
+            })
+            .transpose()?;
+        Ok(InvoiceFilter {
+            status: self.status,
+            customer_id,
+            issued_from: date("issued_from", &self.issued_from)?,
+            issued_to: date("issued_to", &self.issued_to)?,
+        })
+    }
+}
+
+const INVOICE_ID: &str = "The invoice's id";
+
+/// List the account's invoices (without their items)
+#[utoipa::path(
+    tag = "invoices",
+    params(ListInvoicesQuery),
+    responses((status = 200, description = "A page of invoices, in id order", body = List<InvoiceView>))
+)]
+#[get("/v1/invoices")]
+pub async fn list_invoices(
+    tenant: Tenant,
+    state: web::Data<AppState>,
+    query: QueryParams<ListInvoicesQuery>,
+) -> Result<web::Json<List<InvoiceView>>, ApiError> {
+    let query = query.0;
+    let page = page_request(query.limit, query.after)?;
+    let filter = query.filter()?;
+    let page = tenant
+        .transaction(&state.db, move |conn| {
+            Ok(invoicing::list_invoices(conn, &filter, &page)?)
+        })
+        .await?;
+    Ok(web::Json(List::from_page(
+        page,
+        |(invoice, _)| invoice.id,
+        |(invoice, totals)| InvoiceView::new(invoice, &totals, None),
+    )))
+}
+
+/// Create a draft invoice, with its items if given
+#[utoipa::path(
+    tag = "invoices",
+    request_body = InvoiceCreate,
+    responses(
+        (status = 201, description = "The new draft", body = InvoiceView),
+        (status = 409, description = "The number is taken", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/v1/invoices")]
+pub async fn create_invoice(
+    tenant: Tenant,
+    state: web::Data<AppState>,
+    post: IdempotentPost,
+    body: JsonBody<InvoiceCreate>,
+) -> Result<HttpResponse, ApiError> {
+    let (fields, lines) = body.value.parse()?;
+    post.respond(
+        &tenant,
+        &state.db,
+        &body.raw,
+        StatusCode::CREATED,
+        move |conn| {
+            Ok(InvoiceView::from(invoicing::create_invoice(
+                conn, &fields, &lines,
+            )?))
+        },
+    )
+    .await
+}
+
+/// Get an invoice with its items and derived amounts
+#[utoipa::path(
+    tag = "invoices",
+    params(("invoice_id" = i64, Path, minimum = 1, description = INVOICE_ID)),
+    responses(
+        (status = 200, description = "The invoice", body = InvoiceView),
+        (status = 404, description = "No such invoice in this account", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/v1/invoices/{invoice_id}")]
+pub async fn get_invoice(
+    tenant: Tenant,
+    id: InvoiceId,
+    state: web::Data<AppState>,
+) -> Result<web::Json<InvoiceView>, ApiError> {
+    let full = tenant
+        .transaction(&state.db, move |conn| Ok(invoicing::get_invoice(conn, id)?))
+        .await?;
+    Ok(web::Json(full.into()))
+}
+
+/// Change a draft invoice
+#[utoipa::path(
+    tag = "invoices",
+    params(("invoice_id" = i64, Path, minimum = 1, description = INVOICE_ID)),
+    request_body = InvoicePatch,
+    responses(
+        (status = 200, description = "The changed invoice", body = InvoiceView),
+        (status = 404, description = "No such invoice in this account", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not a draft, or the number is taken", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/v1/invoices/{invoice_id}")]
+pub async fn update_invoice(
+    tenant: Tenant,
+    id: InvoiceId,
+    state: web::Data<AppState>,
+    body: JsonBody<InvoicePatch>,
+) -> Result<web::Json<InvoiceView>, ApiError> {
+    let changes = body.value.parse()?;
+    let full = tenant
+        .transaction(&state.db, move |conn| {
+            Ok(invoicing::update_invoice(conn, id, &changes)?)
+        })
+        .await?;
+    Ok(web::Json(full.into()))
+}
+
+/// Delete a draft invoice and its items
+#[utoipa::path(
+    tag = "invoices",
+    params(("invoice_id" = i64, Path, minimum = 1, description = INVOICE_ID)),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such invoice in this account", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not a draft", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/v1/invoices/{invoice_id}")]
+pub async fn delete_invoice(
+    tenant: Tenant,
+    id: InvoiceId,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    tenant
+        .transaction(&state.db, move |conn| {
+            Ok(invoicing::delete_invoice(conn, id)?)
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Issue a draft (it needs at least one item)
+#[utoipa::path(
+    tag = "invoices",
+    params(("invoice_id" = i64, Path, minimum = 1, description = INVOICE_ID)),
+    responses(
+        (status = 200, description = "The issued invoice; issue_date is today unless it was set", body = InvoiceView),
+        (status = 404, description = "No such invoice in this account", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not a draft, or no items", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/v1/invoices/{invoice_id}/issue")]
+pub async fn issue_invoice(
+    tenant: Tenant,
+    id: InvoiceId,
+    state: web::Data<AppState>,
+    post: IdempotentPost,
+) -> Result<HttpResponse, ApiError> {
+    post.respond(&tenant, &state.db, &[], StatusCode::OK, move |conn| {
+        Ok(InvoiceView::from(invoicing::issue_invoice(conn, id)?))
+    })
+    .await
+}
+
+/// Void an issued invoice (only while nothing is paid)
+#[utoipa::path(
+    tag = "invoices",
+    params(("invoice_id" = i64, Path, minimum = 1, description = INVOICE_ID)),
+    responses(
+        (status = 200, description = "The void invoice", body = InvoiceView),
+        (status = 404, description = "No such invoice in this account", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not issued, or partly paid", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/v1/invoices/{invoice_id}/void")]
+pub async fn void_invoice(
+    tenant: Tenant,
+    id: InvoiceId,
+    state: web::Data<AppState>,
+    post: IdempotentPost,
+) -> Result<HttpResponse, ApiError> {
+    post.respond(&tenant, &state.db, &[], StatusCode::OK, move |conn| {
+        Ok(InvoiceView::from(invoicing::void_invoice(conn, id)?))
+    })
+    .await
+}

@@ -1,0 +1,291 @@
+//! /v1/invoices/{invoice_id}/items: an invoice's lines, changed only while
+//! it is a draft.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::AppState;
+use super::error::{ApiError, Problem};
+use super::extract::{JsonBody, present};
+use super::idempotency::IdempotentPost;
+use super::pagination::List;
+use crate::domain::{DecimalInput, InvoiceId, ItemId, Money, Name, Quantity, TaxRate, Validation};
+use crate::invoicing::{self, LinePatch, NewLine, check_line};
+use crate::models::invoice_item::{Item, ItemFields};
+use crate::tenant::Tenant;
+
+pub fn routes(config: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
+    config
+        .service(list_items)
+        .service(add_item)
+        .service(update_item)
+        .service(delete_item);
+}
+
+/// A line of an invoice with its derived amounts (rounded half away from
+/// zero, per line).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ItemView {
+    pub id: i64,
+    /// 1-based; the invoice's lines are always numbered 1..n.
+    pub position: i32,
+    pub description: String,
+    pub quantity: Quantity,
+    pub unit_price: Money,
+    pub tax_rate: TaxRate,
+    /// round(quantity × unit_price)
+    pub subtotal: Money,
+    /// round(subtotal × tax_rate / 100)
+    pub tax: Money,
+    /// subtotal + tax
+    pub total: Money,
+}
+
+impl From<Item> for ItemView {
+    fn from(row: Item) -> Self {
+        let subtotal = Money::from_db(row.subtotal);
+        let tax = Money::from_db(row.tax);
+        Self {
+            id: row.id,
+            position: row.position,
+            description: row.description,
+            quantity: Quantity::from_db(row.quantity),
+            unit_price: Money::from_db(row.unit_price),
+            tax_rate: TaxRate::from_db(row.tax_rate),
+            total: &subtotal + &tax,
+            subtotal,
+            tax,
+        }
+    }
+}
+
+/// A new line.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ItemCreate {
+    #[schema(min_length = 1, max_length = 1000)]
+    pub description: String,
+    /// More than 0, at most 3 decimals.
+    pub quantity: DecimalInput,
+    /// 0 or more, at most 2 decimals.
+    pub unit_price: DecimalInput,
+    /// Percent, 0 to 100, at most 2 decimals; default 0.
+    pub tax_rate: Option<DecimalInput>,
+    /// 1-based; default: after the last line. Lines at or after it move down.
+    #[schema(minimum = 1)]
+    pub position: Option<i64>,
+}
+
+/// Changes to a line; only the fields given change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ItemPatch {
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String, min_length = 1, max_length = 1000)]
+    pub description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = DecimalInput)]
+    pub quantity: Option<Option<DecimalInput>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = DecimalInput)]
+    pub unit_price: Option<Option<DecimalInput>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = DecimalInput)]
+    pub tax_rate: Option<Option<DecimalInput>>,
+    /// Moves the line; the others shift to keep 1..n.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = i64, minimum = 1)]
+    pub position: Option<Option<i64>>,
+}
+
+fn parse_position(position: i64) -> Result<i64, String> {
+    if (1..=i64::from(i32::MAX)).contains(&position) {
+        Ok(position)
+    } else {
+        Err("must be 1 or more".into())
+    }
+}
+
+fn parse_description(text: &str) -> Result<String, String> {
+    Name::<1000>::parse(text).map(Name::into_inner)
+}
+
+impl ItemCreate {
+    /// Parses into `v` (nested under `items[i]` for inline items).
+    pub fn parse_into(self, v: &mut Validation) -> Option<NewLine> {
+        let description = v.check("description", parse_description(&self.description));
+        let quantity = v.check("quantity", Quantity::parse(&self.quantity));
+        let unit_price = v.check("unit_price", Money::parse_non_negative(&self.unit_price));
+        let tax_rate = v.check(
+            "tax_rate",
+            self.tax_rate
+                .as_ref()
+                .map_or(Ok(TaxRate::zero()), TaxRate::parse),
+        );
+        let position = v.check("position", self.position.map(parse_position).transpose());
+        let (Some(description), Some(quantity), Some(unit_price), Some(tax_rate), Some(position)) =
+            (description, quantity, unit_price, tax_rate, position)
+        else {
+            return None;
+        };
+        if let Err(error) = check_line(&quantity, &unit_price) {
+            v.reject("unit_price", error.to_string());
+            return None;
+        }
+        Some(NewLine {
+            position,
+            fields: ItemFields {
+                description,
+                quantity,
+                unit_price,
+                tax_rate,
+            },
+        })
+    }
+}
+
+impl ItemPatch {
+    fn parse(self) -> Result<LinePatch, ApiError> {
+        let mut v = Validation::new();
+        let description = v.change("description", self.description, |d| parse_description(&d));
+        let quantity = v.change("quantity", self.quantity, |q| Quantity::parse(&q));
+        let unit_price = v.change("unit_price", self.unit_price, |p| {
+            Money::parse_non_negative(&p)
+        });
+        let tax_rate = v.change("tax_rate", self.tax_rate, |t| TaxRate::parse(&t));
+        let position = v.change("position", self.position, parse_position);
+        let (Some(description), Some(quantity), Some(unit_price), Some(tax_rate), Some(position)) =
+            (description, quantity, unit_price, tax_rate, position)
+        else {
+            return Err(v.into_errors().into());
+        };
+        Ok(LinePatch {
+            description,
+            quantity,
+            unit_price,
+            tax_rate,
+            position,
+        })
+    }
+}
+
+/// The invoice's lines, in position order (all of them: at most 500)
+#[utoipa::path(
+    tag = "items",
+    params(("invoice_id" = i64, Path, minimum = 1, description = "The invoice's id")),
+    responses(
+        (status = 200, description = "Every line, in position order; has_more is always false", body = List<ItemView>),
+        (status = 404, description = "No such invoice in this account", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/v1/invoices/{invoice_id}/items")]
+pub async fn list_items(
+    tenant: Tenant,
+    invoice: InvoiceId,
+    state: web::Data<AppState>,
+) -> Result<web::Json<List<ItemView>>, ApiError> {
+    let items = tenant
+        .transaction(&state.db, move |conn| {
+            Ok(invoicing::list_items(conn, invoice)?)
+        })
+        .await?;
+    Ok(web::Json(List {
+        data: items.into_iter().map(ItemView::from).collect(),
+        has_more: false,
+        next_after: None,
+    }))
+}
+
+/// Add a line to a draft invoice
+#[utoipa::path(
+    tag = "items",
+    params(("invoice_id" = i64, Path, minimum = 1, description = "The invoice's id")),
+    request_body = ItemCreate,
+    responses(
+        (status = 201, description = "The new line", body = ItemView),
+        (status = 404, description = "No such invoice in this account", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The invoice is not a draft, or has 500 lines", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/v1/invoices/{invoice_id}/items")]
+pub async fn add_item(
+    tenant: Tenant,
+    invoice: InvoiceId,
+    state: web::Data<AppState>,
+    post: IdempotentPost,
+    body: JsonBody<ItemCreate>,
+) -> Result<HttpResponse, ApiError> {
+    let mut v = Validation::new();
+    let Some(line) = body.value.parse_into(&mut v) else {
+        return Err(v.into_errors().into());
+    };
+    post.respond(
+        &tenant,
+        &state.db,
+        &body.raw,
+        StatusCode::CREATED,
+        move |conn| Ok(ItemView::from(invoicing::add_item(conn, invoice, &line)?)),
+    )
+    .await
+}
+
+/// Change a line of a draft invoice
+#[utoipa::path(
+    tag = "items",
+    params(
+        ("invoice_id" = i64, Path, minimum = 1, description = "The invoice's id"),
+        ("item_id" = i64, Path, minimum = 1, description = "The line's id"),
+    ),
+    request_body = ItemPatch,
+    responses(
+        (status = 200, description = "The changed line", body = ItemView),
+        (status = 404, description = "No such invoice or line in this account", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The invoice is not a draft", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/v1/invoices/{invoice_id}/items/{item_id}")]
+pub async fn update_item(
+    tenant: Tenant,
+    invoice: InvoiceId,
+    item: ItemId,
+    state: web::Data<AppState>,
+    body: JsonBody<ItemPatch>,
+) -> Result<web::Json<ItemView>, ApiError> {
+    let patch = body.value.parse()?;
+    let updated = tenant
+        .transaction(&state.db, move |conn| {
+            Ok(invoicing::update_item(conn, invoice, item, &patch)?)
+        })
+        .await?;
+    Ok(web::Json(updated.into()))
+}
+
+/// Remove a line from a draft invoice
+#[utoipa::path(
+    tag = "items",
+    params(
+        ("invoice_id" = i64, Path, minimum = 1, description = "The invoice's id"),
+        ("item_id" = i64, Path, minimum = 1, description = "The line's id"),
+    ),
+    responses(
+        (status = 204, description = "Removed; the lines after it move up"),
+        (status = 404, description = "No such invoice or line in this account", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The invoice is not a draft", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/v1/invoices/{invoice_id}/items/{item_id}")]
+pub async fn delete_item(
+    tenant: Tenant,
+    invoice: InvoiceId,
+    item: ItemId,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    tenant
+        .transaction(&state.db, move |conn| {
+            Ok(invoicing::delete_item(conn, invoice, item)?)
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,97 @@
+//! `idempotency_keys`: first responses to POSTs that carried an
+//! Idempotency-Key, kept 24 hours.
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Text};
+
+use crate::schema::idempotency_keys;
+use crate::tenant::TenantConn;
+
+/// How long a key is remembered.
+pub const RETENTION: &str = "24 hours";
+
+/// A response stored under a key.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = idempotency_keys, check_for_backend(diesel::pg::Pg))]
+pub struct StoredResponse {
+    pub request_hash: Vec<u8>,
+    pub response_status: i16,
+    pub response_body: Vec<u8>,
+}
+
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = idempotency_keys)]
+struct NewStoredResponse<'a> {
+    account_id: &'a str,
+    key: &'a str,
+    request_hash: &'a [u8],
+    response_status: i16,
+    response_body: &'a [u8],
+}
+
+/// Claims `key` for this transaction. `false` when another transaction
+/// holds it: the first request with that key is still running.
+pub fn try_claim(conn: &mut TenantConn<'_>, key: &str) -> QueryResult<bool> {
+    #[derive(QueryableByName)]
+    struct Claimed {
+        #[diesel(sql_type = Bool)]
+        claimed: bool,
+    }
+    let account_id = conn.account_id().to_owned();
+    let claimed: Claimed = diesel::sql_query(
+        "SELECT pg_try_advisory_xact_lock(hashtextextended($1 || '/' || $2, $3)) AS claimed",
+    )
+    .bind::<Text, _>(account_id)
+    .bind::<Text, _>(key)
+    // A seed of our own, so these locks do not collide with other users of
+    // hashtextextended-based advisory locks.
+    .bind::<BigInt, _>(0x6964_656d_706f_7465_i64)
+    .get_result(conn.pg())?;
+    Ok(claimed.claimed)
+}
+
+/// The response stored under `key` within the retention period.
+pub fn find(conn: &mut TenantConn<'_>, key: &str) -> QueryResult<Option<StoredResponse>> {
+    let account_id = conn.account_id().to_owned();
+    idempotency_keys::table
+        .find((account_id, key))
+        .filter(idempotency_keys::created_at.gt(
+            diesel::dsl::sql::<diesel::sql_types::Timestamptz>(&format!(
+                "now() - interval '{RETENTION}'"
+            )),
+        ))
+        .select(StoredResponse::as_select())
+        .first(conn.pg())
+        .optional()
+}
+
+/// Stores the response under `key` (replacing an expired one) and forgets
+/// the account's keys older than the retention period.
+pub fn store(
+    conn: &mut TenantConn<'_>,
+    key: &str,
+    request_hash: &[u8],
+    status: u16,
+    body: &[u8],
+) -> QueryResult<()> {
+    let account_id = conn.account_id().to_owned();
+    diesel::sql_query(format!(
+        "DELETE FROM idempotency_keys WHERE account_id = $1 AND created_at < now() - interval '{RETENTION}'"
+    ))
+    .bind::<Text, _>(&account_id)
+    .execute(conn.pg())?;
+    let row = NewStoredResponse {
+        account_id: &account_id,
+        key,
+        request_hash,
+        response_status: i16::try_from(status).unwrap_or(500),
+        response_body: body,
+    };
+    diesel::insert_into(idempotency_keys::table)
+        .values(&row)
+        .on_conflict((idempotency_keys::account_id, idempotency_keys::key))
+        .do_update()
+        .set((&row, idempotency_keys::created_at.eq(diesel::dsl::now)))
+        .execute(conn.pg())?;
+    Ok(())
+}
