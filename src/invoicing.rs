@@ -278,6 +278,10 @@ pub fn list_items(conn: &mut TenantConn<'_>, invoice: InvoiceId) -> Result<Vec<I
     Ok(invoice_item::for_invoice(conn, invoice)?)
 }
 
+pub fn get_item(conn: &mut TenantConn<'_>, invoice: InvoiceId, id: ItemId) -> Result<Item> {
+    invoice_item::find(conn, invoice, id)?.ok_or(InvoicingError::ItemNotFound { invoice, item: id })
+}
+
 pub fn add_item(conn: &mut TenantConn<'_>, invoice: InvoiceId, line: &NewLine) -> Result<Item> {
     locked_draft(conn, invoice, "changed")?;
     let count = invoice_item::count(conn, invoice)?;

@@ -12,7 +12,10 @@ mod validation;
 pub use account_id::AccountId;
 pub use dates::parse_date;
 pub use ids::{ApiKeyId, CustomerId, InvoiceId, ItemId, PaymentId, RowId};
-pub use money::{Currency, DecimalInput, Money, Quantity, TaxRate, line_amounts};
+pub use money::{
+    Currency, DecimalInput, Money, Quantity, TaxRate, amount_input_schema, line_amounts,
+    price_input_schema, quantity_input_schema, tax_rate_input_schema,
+};
 pub use status::{InvoiceStatus, PaymentMethod};
-pub use text::{Email, Name, OptionalText};
+pub use text::{Email, NAME_PATTERN, Name, OptionalText, TEXT_PATTERN};
 pub use validation::{FieldError, Validation, ValidationErrors};

@@ -14,9 +14,13 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa::{PartialSchema, ToSchema};
 
-/// A decimal as the client wrote it: `"12.50"` or `12.5`.
+/// A decimal as the client wrote it: a string of plain digits (`"12.50"`)
+/// or a JSON number (`12.5`, `1.25e1`), kept as its own text.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DecimalInput(String);
+pub struct DecimalInput {
+    text: String,
+    quoted: bool,
+}
 
 /// Longer inputs are refused before parsing (no column needs more).
 const MAX_INPUT_LEN: usize = 40;
@@ -25,41 +29,61 @@ impl<'de> Deserialize<'de> for DecimalInput {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw: Box<RawValue> = Deserialize::deserialize(deserializer)?;
         let text = raw.get().trim();
-        let digits = if text.starts_with('"') {
-            serde_json::from_str::<String>(text).map_err(de::Error::custom)?
+        if text.starts_with('"') {
+            let text = serde_json::from_str::<String>(text).map_err(de::Error::custom)?;
+            Ok(Self::string(text))
         } else if text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
-            text.to_owned()
+            Ok(Self::number(text))
         } else {
-            return Err(de::Error::custom(
+            Err(de::Error::custom(
                 "must be a decimal number or a string holding one",
-            ));
-        };
-        Ok(Self(digits))
+            ))
+        }
     }
 }
 
+/// `digits` or `digits.digits`: the documented string form.
+fn is_plain_decimal(text: &str) -> bool {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, "1"));
+    !whole.is_empty()
+        && !fraction.is_empty()
+        && whole.bytes().all(|b| b.is_ascii_digit())
+        && fraction.bytes().all(|b| b.is_ascii_digit())
+}
+
 impl DecimalInput {
-    pub fn new(text: impl Into<String>) -> Self {
-        Self(text.into())
+    /// What a JSON string held.
+    pub fn string(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            quoted: true,
+        }
+    }
+
+    /// A JSON number's text (JSON's grammar, exponents included).
+    pub fn number(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            quoted: false,
+        }
     }
 
     /// Parses into a decimal of at most `scale` decimals whose magnitude
     /// stays below 10^`integer_digits`.
     fn parse(&self, scale: i64, integer_digits: u32) -> Result<BigDecimal, String> {
-        let text = self.0.trim();
+        let text = self.text.as_str();
         if text.len() > MAX_INPUT_LEN {
             return Err(format!(
                 "must be a decimal number of at most {MAX_INPUT_LEN} characters"
             ));
         }
-        let plain = !text.is_empty()
-            && text
-                .bytes()
-                .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'));
-        let value = plain
-            .then(|| BigDecimal::from_str(text).ok())
-            .flatten()
-            .ok_or_else(|| format!("must be a decimal number, not {text:?}"))?;
+        if self.quoted && !is_plain_decimal(text) {
+            return Err(format!(
+                "must be a decimal like \"12.50\" (digits, a point, digits), not {text:?}"
+            ));
+        }
+        let value = BigDecimal::from_str(text)
+            .map_err(|_| format!("must be a decimal number, not {text}"))?;
         let limit = BigDecimal::from(10u64.pow(integer_digits));
         if value.abs() >= limit {
             return Err(format!("must be less than {limit} in magnitude"));
@@ -72,6 +96,60 @@ impl DecimalInput {
     }
 }
 
+/// The schema of a decimal input: a string of plain digits or a JSON
+/// number, in [minimum, maximum] (exclusive at 0 when `positive`), with at
+/// most `scale` decimals and `integer_digits` digits before the point.
+fn input_schema(
+    integer_digits: usize,
+    scale: usize,
+    positive: bool,
+    maximum: f64,
+    what: &str,
+) -> Schema {
+    let number = ObjectBuilder::new()
+        .schema_type(Type::Number)
+        .maximum(Some(maximum));
+    let number = if positive {
+        number.exclusive_minimum(Some(0))
+    } else {
+        number.minimum(Some(0))
+    };
+    OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(format!(
+                    "^0*[0-9]{{1,{integer_digits}}}(\\.[0-9]{{1,{scale}}}0*)?$"
+                ))),
+        )
+        .item(number)
+        .description(Some(format!(
+            "{what}: a string (\"12.50\") or a JSON number, read exactly; at most {scale} decimals \
+             (more are refused, not rounded)."
+        )))
+        .into()
+}
+
+/// Schema of a quantity input (more than 0, 3 decimals).
+pub fn quantity_input_schema() -> Schema {
+    input_schema(9, 3, true, 999_999_999.999, "More than 0")
+}
+
+/// Schema of a price input (0 or more, 2 decimals).
+pub fn price_input_schema() -> Schema {
+    input_schema(12, 2, false, 999_999_999_999.99, "0 or more")
+}
+
+/// Schema of a payment amount input (more than 0, 2 decimals).
+pub fn amount_input_schema() -> Schema {
+    input_schema(12, 2, true, 999_999_999_999.99, "More than 0")
+}
+
+/// Schema of a tax rate input (percent, 0 to 100, 2 decimals).
+pub fn tax_rate_input_schema() -> Schema {
+    input_schema(3, 2, false, 100.0, "Percent, 0 to 100")
+}
+
 /// A string schema of decimals with exactly `scale` places, for responses.
 fn decimal_schema(scale: usize, description: &str, example: &str) -> RefOr<Schema> {
     ObjectBuilder::new()
@@ -81,25 +159,6 @@ fn decimal_schema(scale: usize, description: &str, example: &str) -> RefOr<Schem
         .examples([serde_json::Value::from(example)])
         .into()
 }
-
-impl PartialSchema for DecimalInput {
-    fn schema() -> RefOr<Schema> {
-        OneOfBuilder::new()
-            .item(
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .pattern(Some("^\\s*-?[0-9]+(\\.[0-9]+)?\\s*$")),
-            )
-            .item(ObjectBuilder::new().schema_type(Type::Number))
-            .description(Some(
-                "A decimal, as a string (\"12.50\") or a JSON number (12.5), read exactly; \
-                 more decimals than the field allows are refused, not rounded.",
-            ))
-            .into()
-    }
-}
-
-impl ToSchema for DecimalInput {}
 
 /// Renders with exactly `scale` decimals (never exponent notation).
 fn plain(value: &BigDecimal, scale: i64) -> String {
@@ -293,15 +352,18 @@ mod tests {
     use super::*;
 
     fn money(text: &str) -> Result<String, String> {
-        Money::parse_non_negative(&DecimalInput::new(text)).map(|m| m.to_string())
+        Money::parse_non_negative(&DecimalInput::string(text)).map(|m| m.to_string())
+    }
+
+    fn money_number(text: &str) -> Result<String, String> {
+        Money::parse_non_negative(&DecimalInput::number(text)).map(|m| m.to_string())
     }
 
     #[test]
     fn money_is_read_exactly_and_shown_with_two_decimals() {
         assert_eq!(money("12.5").unwrap(), "12.50");
         assert_eq!(money("0").unwrap(), "0.00");
-        assert_eq!(money(" 7 ").unwrap(), "7.00");
-        assert_eq!(money("1e2").unwrap(), "100.00");
+        assert_eq!(money("007.50").unwrap(), "7.50");
         assert_eq!(
             money("12.500").unwrap(),
             "12.50",
@@ -315,12 +377,19 @@ mod tests {
         );
         assert!(money("1.005").unwrap_err().contains("decimal places"));
         assert!(money("1000000000000").unwrap_err().contains("less than"));
-        assert!(money("1e1000000").unwrap_err().contains("less than"));
-        assert!(money("-0.01").unwrap_err().contains("negative"));
-        for bad in ["", "abc", "1,5", "0x10", "NaN", "Infinity", "1.2.3", "--1"] {
-            assert!(money(bad).is_err(), "{bad}");
+        // Strings hold plain digits only; JSON numbers follow JSON's grammar.
+        for bad in [
+            "", " 7 ", "1e2", "+5", ".5", "5.", "-0.01", "abc", "1,5", "0x10", "NaN", "Infinity",
+            "1.2.3",
+        ] {
+            assert!(money(bad).is_err(), "{bad:?}");
         }
         assert!(money(&"1".repeat(41)).is_err());
+        assert_eq!(money_number("1e2").unwrap(), "100.00");
+        assert_eq!(money_number("1.25E1").unwrap(), "12.50");
+        assert!(money_number("1e1000000").unwrap_err().contains("less than"));
+        assert!(money_number("-0.01").unwrap_err().contains("negative"));
+        assert_eq!(money_number("-0").unwrap(), "0.00");
     }
 
     #[test]
@@ -343,25 +412,25 @@ mod tests {
 
     #[test]
     fn quantities_and_rates_have_their_own_rules() {
-        let quantity = |t: &str| Quantity::parse(&DecimalInput::new(t)).map(|q| q.to_string());
+        let quantity = |t: &str| Quantity::parse(&DecimalInput::string(t)).map(|q| q.to_string());
         assert_eq!(quantity("1.5").unwrap(), "1.500");
         assert!(quantity("0").is_err());
-        assert!(quantity("-1").is_err());
+        assert!(Quantity::parse(&DecimalInput::number("-1")).is_err());
         assert!(quantity("0.0001").is_err());
         assert!(quantity("1000000000").is_err());
-        let rate = |t: &str| TaxRate::parse(&DecimalInput::new(t)).map(|r| r.to_string());
+        let rate = |t: &str| TaxRate::parse(&DecimalInput::string(t)).map(|r| r.to_string());
         assert_eq!(rate("19").unwrap(), "19.00");
         assert_eq!(rate("100").unwrap(), "100.00");
         assert!(rate("100.01").is_err());
-        assert!(rate("-1").is_err());
+        assert!(TaxRate::parse(&DecimalInput::number("-1")).is_err());
         assert!(rate("7.125").is_err());
     }
 
     #[test]
     fn line_amounts_round_half_away_from_zero_per_line() {
-        let q = |t: &str| Quantity::parse(&DecimalInput::new(t)).unwrap();
-        let m = |t: &str| Money::parse_non_negative(&DecimalInput::new(t)).unwrap();
-        let r = |t: &str| TaxRate::parse(&DecimalInput::new(t)).unwrap();
+        let q = |t: &str| Quantity::parse(&DecimalInput::string(t)).unwrap();
+        let m = |t: &str| Money::parse_non_negative(&DecimalInput::string(t)).unwrap();
+        let r = |t: &str| TaxRate::parse(&DecimalInput::string(t)).unwrap();
         let (subtotal, tax) = line_amounts(&q("1.5"), &m("0.05"), &r("19"));
         assert_eq!(
             (plain(&subtotal, 2), plain(&tax, 2)),

@@ -2,21 +2,47 @@
 
 use std::fmt;
 
-/// Trims, then checks the length in characters.
+/// The characters no text may hold: control characters other than tab,
+/// line feed and carriage return (PostgreSQL cannot even store NUL), as the
+/// body of a JSON Schema (ECMA 262) character class.
+macro_rules! control_class {
+    () => {
+        r"\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F"
+    };
+}
+
+/// OpenAPI `pattern` of optional text: no control characters.
+pub const TEXT_PATTERN: &str = concat!("^[^", control_class!(), "]*$");
+
+/// OpenAPI `pattern` of a required name: no control characters, and more
+/// than white space.
+pub const NAME_PATTERN: &str = concat!(
+    "^[^",
+    control_class!(),
+    "]*[^\\s",
+    control_class!(),
+    "][^",
+    control_class!(),
+    "]*$"
+);
+
+fn is_forbidden(c: char) -> bool {
+    c.is_control() && !matches!(c, '\n' | '\r' | '\t')
+}
+
+/// Checks the length as sent (what the documented limit counts) and the
+/// characters, then trims.
 fn bounded(value: &str, max: usize) -> Result<String, String> {
-    let trimmed = value.trim();
-    if trimmed.is_empty() {
-        return Err("must not be empty".into());
-    }
-    let length = trimmed.chars().count();
+    let length = value.chars().count();
     if length > max {
         return Err(format!("must be at most {max} characters (got {length})"));
     }
-    if trimmed
-        .chars()
-        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-    {
+    if value.chars().any(is_forbidden) {
         return Err("must not contain control characters".into());
+    }
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Err("must not be empty".into());
     }
     Ok(trimmed.to_owned())
 }
@@ -101,6 +127,27 @@ impl Email {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_documented_patterns_forbid_exactly_what_the_code_forbids() {
+        assert_eq!(
+            TEXT_PATTERN,
+            r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+        );
+        assert!(NAME_PATTERN.contains(r"[^\s\u0000-\u0008"));
+        let in_class = |n: u32| {
+            n <= 0x08
+                || n == 0x0B
+                || n == 0x0C
+                || (0x0E..=0x1F).contains(&n)
+                || (0x7F..=0x9F).contains(&n)
+        };
+        for n in 0..0x3000u32 {
+            if let Some(c) = char::from_u32(n) {
+                assert_eq!(is_forbidden(c), in_class(n), "U+{n:04X}");
+            }
+        }
+    }
 
     #[test]
     fn names_are_trimmed_and_bounded() {

@@ -196,16 +196,9 @@ pub async fn list_customers(
 ) -> Result<web::Json<List<CustomerView>>, ApiError> {
     let query = query.0;
     let page = page_request(query.limit, query.after)?;
-    let search = match query
-        .q
-        .map(|q| q.trim().to_owned())
-        .filter(|q| !q.is_empty())
-    {
-        Some(q) if q.chars().count() > 200 => {
-            return Err(ApiError::bad_request("q must be at most 200 characters"));
-        }
-        other => other,
-    };
+    let search = OptionalText::<200>::parse(query.q.as_deref())
+        .map_err(|message| ApiError::bad_request(format!("Query parameter q {message}")))?
+        .into_inner();
     let filter = CustomerFilter { search };
     let page = tenant
         .transaction(&state.db, move |conn| {

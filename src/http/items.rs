@@ -11,7 +11,23 @@ use super::error::{ApiError, Problem};
 use super::extract::{JsonBody, present};
 use super::idempotency::IdempotentPost;
 use super::pagination::List;
-use crate::domain::{DecimalInput, InvoiceId, ItemId, Money, Name, Quantity, TaxRate, Validation};
+use crate::domain::{
+    DecimalInput, InvoiceId, ItemId, Money, Name, Quantity, TaxRate, Validation,
+    price_input_schema, quantity_input_schema, tax_rate_input_schema,
+};
+
+/// A tax rate input that may also be null (meaning the default, 0).
+fn optional_tax_rate_input_schema() -> utoipa::openapi::schema::Schema {
+    let mut schema = tax_rate_input_schema();
+    if let utoipa::openapi::schema::Schema::OneOf(one_of) = &mut schema {
+        one_of.items.push(
+            utoipa::openapi::schema::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::Type::Null)
+                .into(),
+        );
+    }
+    schema
+}
 use crate::invoicing::{self, LinePatch, NewLine, check_line};
 use crate::models::invoice_item::{Item, ItemFields};
 use crate::tenant::Tenant;
@@ -20,6 +36,7 @@ pub fn routes(config: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
     config
         .service(list_items)
         .service(add_item)
+        .service(get_item)
         .service(update_item)
         .service(delete_item);
 }
@@ -67,14 +84,15 @@ impl From<Item> for ItemView {
 pub struct ItemCreate {
     #[schema(min_length = 1, max_length = 1000)]
     pub description: String,
-    /// More than 0, at most 3 decimals.
+    #[schema(schema_with = quantity_input_schema)]
     pub quantity: DecimalInput,
-    /// 0 or more, at most 2 decimals.
+    #[schema(schema_with = price_input_schema)]
     pub unit_price: DecimalInput,
-    /// Percent, 0 to 100, at most 2 decimals; default 0.
+    /// Default 0.
+    #[schema(schema_with = optional_tax_rate_input_schema)]
     pub tax_rate: Option<DecimalInput>,
     /// 1-based; default: after the last line. Lines at or after it move down.
-    #[schema(minimum = 1)]
+    #[schema(minimum = 1, maximum = 2147483647)]
     pub position: Option<i64>,
 }
 
@@ -86,17 +104,17 @@ pub struct ItemPatch {
     #[schema(value_type = String, min_length = 1, max_length = 1000)]
     pub description: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = DecimalInput)]
+    #[schema(schema_with = quantity_input_schema)]
     pub quantity: Option<Option<DecimalInput>>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = DecimalInput)]
+    #[schema(schema_with = price_input_schema)]
     pub unit_price: Option<Option<DecimalInput>>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = DecimalInput)]
+    #[schema(schema_with = tax_rate_input_schema)]
     pub tax_rate: Option<Option<DecimalInput>>,
     /// Moves the line; the others shift to keep 1..n.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = i64, minimum = 1)]
+    #[schema(value_type = i64, minimum = 1, maximum = 2147483647)]
     pub position: Option<Option<i64>>,
 }
 
@@ -229,6 +247,33 @@ pub async fn add_item(
         move |conn| Ok(ItemView::from(invoicing::add_item(conn, invoice, &line)?)),
     )
     .await
+}
+
+/// Get one line of an invoice
+#[utoipa::path(
+    tag = "items",
+    params(
+        ("invoice_id" = i64, Path, minimum = 1, description = "The invoice's id"),
+        ("item_id" = i64, Path, minimum = 1, description = "The line's id"),
+    ),
+    responses(
+        (status = 200, description = "The line", body = ItemView),
+        (status = 404, description = "No such invoice or line in this account", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/v1/invoices/{invoice_id}/items/{item_id}")]
+pub async fn get_item(
+    tenant: Tenant,
+    invoice: InvoiceId,
+    item: ItemId,
+    state: web::Data<AppState>,
+) -> Result<web::Json<ItemView>, ApiError> {
+    let found = tenant
+        .transaction(&state.db, move |conn| {
+            Ok(invoicing::get_item(conn, invoice, item)?)
+        })
+        .await?;
+    Ok(web::Json(found.into()))
 }
 
 /// Change a line of a draft invoice

@@ -6,20 +6,19 @@
 use actix_web::http::Method;
 use actix_web::{HttpResponse, web};
 use utoipa::openapi::header::Header;
-use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn, PathItem};
+use utoipa::openapi::link::LinkBuilder;
+use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn, PathItem};
 use utoipa::openapi::response::{Response, ResponseBuilder};
-use utoipa::openapi::schema::{ObjectBuilder, Type};
-use utoipa::openapi::security::{
-    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
-};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{Content, OpenApi, Ref};
 use utoipa::openapi::{RefOr, Required};
 use utoipa::{PartialSchema, ToSchema};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use super::error::{PROBLEM_JSON, Problem};
+use crate::domain::{NAME_PATTERN, TEXT_PATTERN};
 
-const ACCOUNT_SCHEME: &str = "account_id";
 const KEY_SCHEME: &str = "api_key";
 const ADMIN_SCHEME: &str = "admin_token";
 
@@ -68,6 +67,199 @@ fn add_problem(operation: &mut Operation, status: &str, description: &str) {
         .responses
         .entry(status.to_owned())
         .or_insert_with(|| problem_response(description).into());
+}
+
+/// Gives every text field the character rules the domain enforces (see
+/// `domain::text`): a string field with a length limit and no pattern or
+/// format of its own is free text; one that needs at least a character is
+/// a name, which must be more than white space.
+fn constrain_text(schema: &mut Schema) {
+    let Schema::Object(object) = schema else {
+        return;
+    };
+    let is_string = match &object.schema_type {
+        SchemaType::Type(Type::String) => true,
+        SchemaType::Array(types) => types.contains(&Type::String),
+        _ => false,
+    };
+    if is_string
+        && object.max_length.is_some()
+        && object.pattern.is_none()
+        && object.format.is_none()
+    {
+        let required = object.min_length.is_some_and(|min| min >= 1);
+        object.pattern = Some(if required { NAME_PATTERN } else { TEXT_PATTERN }.to_owned());
+    }
+    for property in object.properties.values_mut() {
+        if let RefOr::T(property) = property {
+            constrain_text(property);
+        }
+    }
+}
+
+/// Where a created resource's id leads: clients and fuzzers follow these
+/// links from a response to the operations that take the id.
+struct Link {
+    /// The operation whose success response carries the id.
+    from: &'static str,
+    status: &'static str,
+    /// The operation the id feeds.
+    to: &'static str,
+    /// Its parameters, as OpenAPI runtime expressions.
+    parameters: &'static [(&'static str, &'static str)],
+}
+
+const BODY_ID: &str = "$response.body#/id";
+
+const LINKS: &[Link] = &[
+    Link {
+        from: "create_customer",
+        status: "201",
+        to: "get_customer",
+        parameters: &[("customer_id", BODY_ID)],
+    },
+    Link {
+        from: "create_customer",
+        status: "201",
+        to: "update_customer",
+        parameters: &[("customer_id", BODY_ID)],
+    },
+    Link {
+        from: "create_customer",
+        status: "201",
+        to: "delete_customer",
+        parameters: &[("customer_id", BODY_ID)],
+    },
+    Link {
+        from: "create_invoice",
+        status: "201",
+        to: "get_invoice",
+        parameters: &[("invoice_id", BODY_ID)],
+    },
+    Link {
+        from: "create_invoice",
+        status: "201",
+        to: "update_invoice",
+        parameters: &[("invoice_id", BODY_ID)],
+    },
+    Link {
+        from: "create_invoice",
+        status: "201",
+        to: "delete_invoice",
+        parameters: &[("invoice_id", BODY_ID)],
+    },
+    Link {
+        from: "create_invoice",
+        status: "201",
+        to: "issue_invoice",
+        parameters: &[("invoice_id", BODY_ID)],
+    },
+    Link {
+        from: "create_invoice",
+        status: "201",
+        to: "list_items",
+        parameters: &[("invoice_id", BODY_ID)],
+    },
+    Link {
+        from: "create_invoice",
+        status: "201",
+        to: "add_item",
+        parameters: &[("invoice_id", BODY_ID)],
+    },
+    Link {
+        from: "create_invoice",
+        status: "201",
+        to: "list_invoice_payments",
+        parameters: &[("invoice_id", BODY_ID)],
+    },
+    Link {
+        from: "issue_invoice",
+        status: "200",
+        to: "record_payment",
+        parameters: &[("invoice_id", BODY_ID)],
+    },
+    Link {
+        from: "issue_invoice",
+        status: "200",
+        to: "void_invoice",
+        parameters: &[("invoice_id", BODY_ID)],
+    },
+    Link {
+        from: "add_item",
+        status: "201",
+        to: "get_item",
+        parameters: &[
+            ("invoice_id", "$request.path.invoice_id"),
+            ("item_id", BODY_ID),
+        ],
+    },
+    Link {
+        from: "add_item",
+        status: "201",
+        to: "update_item",
+        parameters: &[
+            ("invoice_id", "$request.path.invoice_id"),
+            ("item_id", BODY_ID),
+        ],
+    },
+    Link {
+        from: "add_item",
+        status: "201",
+        to: "delete_item",
+        parameters: &[
+            ("invoice_id", "$request.path.invoice_id"),
+            ("item_id", BODY_ID),
+        ],
+    },
+    Link {
+        from: "record_payment",
+        status: "201",
+        to: "get_payment",
+        parameters: &[("payment_id", BODY_ID)],
+    },
+];
+
+fn add_links(operation: &mut Operation) {
+    let Some(source) = operation.operation_id.clone() else {
+        return;
+    };
+    for link in LINKS.iter().filter(|link| link.from == source) {
+        if let Some(RefOr::T(response)) = operation.responses.responses.get_mut(link.status) {
+            let built = link
+                .parameters
+                .iter()
+                .fold(
+                    LinkBuilder::new().operation_id(link.to),
+                    |built, (name, value)| built.parameter(*name, *value),
+                )
+                .build();
+            response.links.insert(link.to.to_owned(), built.into());
+        }
+    }
+}
+
+/// Every /v1 operation names its account in a required X-Account-Id header.
+fn document_account_header(operation: &mut Operation) {
+    let header = ParameterBuilder::new()
+        .name("X-Account-Id")
+        .parameter_in(ParameterIn::Header)
+        .required(Required::True)
+        .description(Some(
+            "The account (tenant) the request acts for. Missing or malformed: 400. Not the \
+             account of the key: 401.",
+        ))
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(100))
+                .pattern(Some("^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")),
+        ))
+        .build();
+    operation
+        .parameters
+        .get_or_insert_with(Vec::new)
+        .insert(0, header.into());
 }
 
 /// Every POST under /v1 takes an optional Idempotency-Key.
@@ -139,19 +331,12 @@ pub fn complete(mut api: OpenApi) -> OpenApi {
         .entry(Problem::name().into_owned())
         .or_insert_with(Problem::schema);
     components.add_security_scheme(
-        ACCOUNT_SCHEME,
-        SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
-            "X-Account-Id",
-            "The account (tenant) the request acts for.",
-        ))),
-    );
-    components.add_security_scheme(
         KEY_SCHEME,
         SecurityScheme::Http(
             HttpBuilder::new()
                 .scheme(HttpAuthScheme::Bearer)
-                .description(Some(
-                    "An API key of that account: `Authorization: Bearer inv_…`.",
+                                .description(Some(
+                    "An API key of the account named in X-Account-Id: `Authorization: Bearer inv_…`.",
                 ))
                 .build(),
         ),
@@ -166,6 +351,12 @@ pub fn complete(mut api: OpenApi) -> OpenApi {
         ),
     );
 
+    for schema in components.schemas.values_mut() {
+        if let RefOr::T(schema) = schema {
+            constrain_text(schema);
+        }
+    }
+
     for (path, item) in api.paths.paths.iter_mut() {
         let tenant = path.starts_with("/v1/");
         let admin = path.starts_with("/admin/");
@@ -173,11 +364,22 @@ pub fn complete(mut api: OpenApi) -> OpenApi {
             if tenant && method == Method::POST {
                 document_idempotency(operation);
             }
+            add_links(operation);
+            for parameter in operation.parameters.iter_mut().flatten() {
+                if let RefOr::T(Parameter {
+                    schema: Some(RefOr::T(schema)),
+                    ..
+                }) = parameter
+                {
+                    constrain_text(schema);
+                }
+            }
             if tenant {
-                operation.security = Some(vec![
-                    SecurityRequirement::new(ACCOUNT_SCHEME, Vec::<String>::new())
-                        .add(KEY_SCHEME, Vec::<String>::new()),
-                ]);
+                document_account_header(operation);
+                operation.security = Some(vec![SecurityRequirement::new(
+                    KEY_SCHEME,
+                    Vec::<String>::new(),
+                )]);
                 add_problem(
                     operation,
                     "400",

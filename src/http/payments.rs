@@ -14,6 +14,7 @@ use super::idempotency::IdempotentPost;
 use super::pagination::{List, page_request};
 use crate::domain::{
     DecimalInput, InvoiceId, Money, OptionalText, PaymentId, PaymentMethod, RowId, Validation,
+    amount_input_schema,
 };
 use crate::invoicing;
 use crate::models::payment::{Payment, PaymentFields};
@@ -56,7 +57,8 @@ impl From<Payment> for PaymentView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentCreate {
-    /// More than 0, at most 2 decimals, at most the balance due.
+    /// At most the balance due.
+    #[schema(schema_with = amount_input_schema)]
     pub amount: DecimalInput,
     /// When it was paid (RFC 3339); default now.
     #[schema(value_type = Option<String>, format = DateTime)]

@@ -8,7 +8,7 @@ use std::time::Duration;
 use actix_web::{HttpServer, web};
 
 use super::{AdminState, AppState, build_app};
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::db::{self, Database, migrations};
 
 /// How long in-flight requests may run on after a shutdown signal.
@@ -57,6 +57,41 @@ fn ensure_schema_is_current(config: &Config) -> Result<(), ServeError> {
     Ok(())
 }
 
+/// The admin API spans accounts, which row-level security hides from the
+/// app role: with ADMIN_TOKEN set, the owner's connection must bypass it.
+fn ensure_admin_can_see_every_account(config: &Config) -> Result<(), ServeError> {
+    if config.admin_token.is_none() {
+        return Ok(());
+    }
+    #[derive(diesel::QueryableByName)]
+    struct Bypass {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        bypasses: bool,
+    }
+    let mut owner = db::connect(config.database.owner()?)?;
+    let role: Bypass = diesel::RunQueryDsl::get_result(
+        diesel::sql_query(
+            "SELECT r.rolsuper OR r.rolbypassrls OR c.relowner = r.oid AS bypasses
+             FROM pg_roles r, pg_class c
+             WHERE r.rolname = current_user AND c.oid = 'public.accounts'::regclass",
+        ),
+        &mut owner,
+    )
+    .map_err(migrations::MigrationError::ReadApplied)?;
+    if role.bypasses {
+        Ok(())
+    } else {
+        Err(ServeError::Config(ConfigError::Invalid {
+            var: "MIGRATION_DATABASE_URL",
+            value: "(a role subject to row-level security)".into(),
+            expected:
+                "the owner role's connection (invoiced_owner), which ADMIN_TOKEN's admin API \
+                       needs to reach every account"
+                    .into(),
+        }))
+    }
+}
+
 pub fn app_state(config: &Config) -> Result<AppState, ServeError> {
     let admin = match &config.admin_token {
         Some(token) => Some(AdminState {
@@ -83,6 +118,7 @@ pub fn serve_and_then(
     on_listening: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
     ensure_schema_is_current(&config)?;
+    ensure_admin_can_see_every_account(&config)?;
     let state = web::Data::new(app_state(&config)?);
     let listener = TcpListener::bind(config.bind_addr).map_err(|source| ServeError::Bind {
         addr: config.bind_addr,

@@ -526,9 +526,17 @@ async fn an_item_is_reached_only_through_its_own_invoice() {
     let two = app.invoice(&acme, customer, &[("1", "1", "0")]).await;
     let item_of_two = two["items"][0]["id"].as_i64().unwrap();
     let path = format!("/v1/invoices/{}/items/{item_of_two}", one["id"]);
+    app.get(&acme, &path).await.problem(404);
     app.patch(&acme, &path, json!({"quantity": 5}))
         .await
         .problem(404);
+    let own = app
+        .get(
+            &acme,
+            &format!("/v1/invoices/{}/items/{item_of_two}", two["id"]),
+        )
+        .await;
+    assert_eq!(own.ok(200)["id"], item_of_two);
     app.delete(&acme, &path).await.problem(404);
     let read = app.get(&acme, &format!("/v1/invoices/{}", two["id"])).await;
     assert_eq!(read.ok(200)["items"][0]["quantity"], "1.000");

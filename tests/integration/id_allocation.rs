@@ -4,13 +4,11 @@
 use std::sync::{Arc, Barrier};
 use std::thread;
 
-use diesel::Connection;
+use crate::harness::{TestDatabase, as_tenant, execute, json_rows, scalar, try_as_tenant};
 
-use crate::harness::{TestDatabase, execute, json_rows, scalar, try_execute};
-
-fn ids(conn: &mut diesel::PgConnection, account: &str) -> Vec<i64> {
+fn ids(db: &TestDatabase, account: &str) -> Vec<i64> {
     json_rows(
-        conn,
+        &mut db.owner_conn(),
         &format!("SELECT id FROM customers WHERE account_id = '{account}' ORDER BY id"),
     )
     .iter()
@@ -38,54 +36,47 @@ fn concurrent_inserts_into_one_account_get_exactly_one_to_fifty() {
         .map(|n| {
             let (url, start) = (db.app_url(), start.clone());
             thread::spawn(move || {
-                let mut conn = diesel::PgConnection::establish(&url).unwrap();
+                let mut conn = <diesel::PgConnection as diesel::Connection>::establish(&url).unwrap();
                 start.wait();
-                conn.transaction(|conn| {
-                    crate::harness::try_execute(
-                        conn,
-                        &format!(
-                            "INSERT INTO customers (account_id, name) VALUES ('acme', 'c{n}')"
-                        ),
-                    )
-                    .map_err(|_| diesel::result::Error::RollbackTransaction)?;
-                    // Hold the transaction open a moment so others really queue.
-                    std::thread::sleep(std::time::Duration::from_millis(2));
-                    Ok::<_, diesel::result::Error>(())
-                })
-                .unwrap();
+                // Held open a moment (pg_sleep) so that the others really queue.
+                as_tenant(
+                    &mut conn,
+                    "acme",
+                    &format!("INSERT INTO customers (account_id, name) VALUES ('acme', 'c{n}'); SELECT pg_sleep(0.002)"),
+                );
             })
         })
         .collect();
     for writer in writers {
         writer.join().unwrap();
     }
-    assert_eq!(
-        ids(&mut db.owner_conn(), "acme"),
-        (1..=50).collect::<Vec<i64>>()
-    );
+    assert_eq!(ids(&db, "acme"), (1..=50).collect::<Vec<i64>>());
 }
 
 #[test]
 fn each_account_and_table_counts_from_one() {
     let db = with_accounts(&["acme", "globex"]);
     let mut conn = db.app_conn();
-    execute(
+    as_tenant(
         &mut conn,
+        "acme",
         "INSERT INTO customers (account_id, name) VALUES ('acme', 'a'), ('acme', 'b')",
     );
-    execute(
+    as_tenant(
         &mut conn,
+        "globex",
         "INSERT INTO customers (account_id, name) VALUES ('globex', 'g')",
     );
-    execute(
+    as_tenant(
         &mut conn,
+        "acme",
         "INSERT INTO invoices (account_id, customer_id, currency) VALUES ('acme', 2, 'EUR')",
     );
-    assert_eq!(ids(&mut conn, "acme"), vec![1, 2]);
-    assert_eq!(ids(&mut conn, "globex"), vec![1]);
+    assert_eq!(ids(&db, "acme"), vec![1, 2]);
+    assert_eq!(ids(&db, "globex"), vec![1]);
     assert_eq!(
         scalar(
-            &mut conn,
+            &mut db.owner_conn(),
             "SELECT id FROM invoices WHERE account_id = 'acme'"
         ),
         1
@@ -96,43 +87,47 @@ fn each_account_and_table_counts_from_one() {
 fn a_rolled_back_or_failed_insert_leaves_no_gap() {
     let db = with_accounts(&["acme"]);
     let mut conn = db.app_conn();
-    execute(
+    as_tenant(
         &mut conn,
+        "acme",
         "INSERT INTO customers (account_id, name) VALUES ('acme', 'first')",
     );
     execute(
         &mut conn,
-        "BEGIN; INSERT INTO customers (account_id, name) VALUES ('acme', 'undone'); ROLLBACK;",
+        "BEGIN; SELECT set_config('app.account_id', 'acme', true);
+         INSERT INTO customers (account_id, name) VALUES ('acme', 'undone'); ROLLBACK;",
     );
     // A check violation after the id was drawn rolls the counter back too.
-    assert!(
-        try_execute(
-            &mut conn,
-            "INSERT INTO customers (account_id, name) VALUES ('acme', '')"
-        )
-        .is_err()
-    );
-    execute(
+    let failed = try_as_tenant(
         &mut conn,
+        "acme",
+        "INSERT INTO customers (account_id, name) VALUES ('acme', '')",
+    );
+    assert!(failed.is_err());
+    as_tenant(
+        &mut conn,
+        "acme",
         "INSERT INTO customers (account_id, name) VALUES ('acme', 'second')",
     );
-    assert_eq!(ids(&mut conn, "acme"), vec![1, 2]);
+    assert_eq!(ids(&db, "acme"), vec![1, 2]);
 }
 
 #[test]
 fn ids_are_never_reused_after_a_delete() {
     let db = with_accounts(&["acme"]);
     let mut conn = db.app_conn();
-    execute(
+    as_tenant(
         &mut conn,
+        "acme",
         "INSERT INTO customers (account_id, name) VALUES ('acme', 'a'), ('acme', 'b')",
     );
-    execute(&mut conn, "DELETE FROM customers WHERE id = 2");
-    execute(
+    as_tenant(&mut conn, "acme", "DELETE FROM customers WHERE id = 2");
+    as_tenant(
         &mut conn,
+        "acme",
         "INSERT INTO customers (account_id, name) VALUES ('acme', 'c')",
     );
-    assert_eq!(ids(&mut conn, "acme"), vec![1, 3]);
+    assert_eq!(ids(&db, "acme"), vec![1, 3]);
 }
 
 #[test]
@@ -147,8 +142,8 @@ fn explicit_ids_from_plain_sql_or_copy_advance_the_counter() {
         &mut conn,
         "INSERT INTO customers (account_id, name) VALUES ('acme', 'next'), ('globex', 'next')",
     );
-    assert_eq!(ids(&mut conn, "acme"), vec![3, 7, 8]);
-    assert_eq!(ids(&mut conn, "globex"), vec![40, 41]);
+    assert_eq!(ids(&db, "acme"), vec![3, 7, 8]);
+    assert_eq!(ids(&db, "globex"), vec![40, 41]);
     // An explicit id below the counter does not move it back.
     execute(
         &mut conn,
@@ -158,5 +153,16 @@ fn explicit_ids_from_plain_sql_or_copy_advance_the_counter() {
         &mut conn,
         "INSERT INTO customers (account_id, name) VALUES ('acme', 'next')",
     );
-    assert_eq!(ids(&mut conn, "acme"), vec![3, 5, 7, 8, 9]);
+    assert_eq!(ids(&db, "acme"), vec![3, 5, 7, 8, 9]);
+    // COPY, as the importer loads, advances it too.
+    // (FROM PROGRAM is for superusers; the importer streams FROM STDIN.)
+    execute(
+        &mut db.superuser_conn(),
+        "COPY customers (account_id, id, name) FROM PROGRAM 'printf \"globex\\t90\\tcopied\\n\"'",
+    );
+    execute(
+        &mut conn,
+        "INSERT INTO customers (account_id, name) VALUES ('globex', 'after copy')",
+    );
+    assert_eq!(ids(&db, "globex"), vec![40, 41, 90, 91]);
 }

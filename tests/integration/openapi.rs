@@ -1,7 +1,7 @@
 //! /openapi.json is generated from the handlers; these tests hold it to the
 //! router, so a route cannot exist without its documentation.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use actix_web::http::Method;
 use actix_web::test::TestRequest;
@@ -45,7 +45,7 @@ async fn every_route_the_router_answers_is_documented_and_every_documented_one_i
     let api = api.ok(200).clone();
     let documented = documented_operations(&api);
     assert!(
-        documented.len() >= 27,
+        documented.len() >= 28,
         "only {} operations documented",
         documented.len()
     );
@@ -115,9 +115,7 @@ async fn the_document_describes_authentication_idempotency_schemas_and_problems(
     let api = api.ok(200).clone();
     assert!(api["openapi"].as_str().unwrap().starts_with("3."));
     let schemes = &api["components"]["securitySchemes"];
-    assert_eq!(schemes["account_id"]["type"], "apiKey");
-    assert_eq!(schemes["account_id"]["in"], "header");
-    assert_eq!(schemes["account_id"]["name"], "X-Account-Id");
+    assert_eq!(schemes["api_key"]["type"], "http");
     assert_eq!(schemes["api_key"]["scheme"], "bearer");
     for schema in [
         "CustomerView",
@@ -140,11 +138,18 @@ async fn the_document_describes_authentication_idempotency_schemas_and_problems(
         for (method, operation) in item.as_object().unwrap() {
             let responses = &operation["responses"];
             if path.starts_with("/v1/") {
-                let security = &operation["security"][0];
                 assert!(
-                    security.get("account_id").is_some() && security.get("api_key").is_some(),
+                    operation["security"][0].get("api_key").is_some(),
                     "{method} {path}"
                 );
+                let account = operation["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|p| p["name"] == "X-Account-Id")
+                    .unwrap_or_else(|| panic!("no X-Account-Id on {method} {path}"));
+                assert_eq!(account["in"], "header");
+                assert_eq!(account["required"], true);
                 for status in ["400", "401", "503"] {
                     let content =
                         &responses[status]["content"]["application/problem+json"]["schema"]["$ref"];
@@ -218,4 +223,48 @@ async fn the_docs_page_is_served_by_the_binary() {
         !page.text.contains("src=\"http"),
         "nothing loaded from elsewhere"
     );
+}
+
+#[test]
+fn every_link_leads_to_an_operation_and_its_parameters() {
+    let api = serde_json::to_value(invoiced::http::openapi_document()).unwrap();
+    let mut operations = BTreeMap::new();
+    for item in api["paths"].as_object().unwrap().values() {
+        for operation in item.as_object().unwrap().values() {
+            if let Some(id) = operation["operationId"].as_str() {
+                let parameters: BTreeSet<String> = operation["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|p| p["name"].as_str().unwrap().to_owned())
+                    .collect();
+                operations.insert(id.to_owned(), parameters);
+            }
+        }
+    }
+    let mut links = 0;
+    for item in api["paths"].as_object().unwrap().values() {
+        for operation in item.as_object().unwrap().values() {
+            for response in operation["responses"]
+                .as_object()
+                .into_iter()
+                .flat_map(|r| r.values())
+            {
+                for (name, link) in response["links"].as_object().into_iter().flatten() {
+                    let target = link["operationId"].as_str().unwrap();
+                    let parameters = operations
+                        .get(target)
+                        .unwrap_or_else(|| panic!("link {name} to no operation"));
+                    for parameter in link["parameters"].as_object().unwrap().keys() {
+                        assert!(
+                            parameters.contains(parameter),
+                            "{target} has no parameter {parameter}"
+                        );
+                    }
+                    links += 1;
+                }
+            }
+        }
+    }
+    assert!(links >= 16, "{links} links");
 }

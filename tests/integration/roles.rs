@@ -1,7 +1,7 @@
 //! The roles of setup_postgres.sql: the owner migrates, the app only reads
 //! and writes rows.
 
-use crate::harness::{TestDatabase, execute, scalar, try_execute};
+use crate::harness::{TestDatabase, as_tenant, scalar, try_execute};
 
 const APP_TABLES: [&str; 8] = [
     "accounts",
@@ -91,8 +91,9 @@ fn the_app_role_can_read_and_write_every_table_created_by_migrations() {
             assert_eq!(granted, false, "{privilege} on {table}");
         }
     }
-    execute(
+    as_tenant(
         &mut app,
+        "acme",
         "INSERT INTO accounts (id, name) VALUES ('acme', 'Acme');
          INSERT INTO customers (account_id, name) VALUES ('acme', 'Ann');
          UPDATE customers SET email = 'ann@example.com';

@@ -207,6 +207,14 @@ fn bad_configuration_stops_start_up_with_status_2_naming_the_variable() {
             ],
             "ADMIN_TOKEN",
         ),
+        // Admin spans accounts: it needs the owner, which bypasses row-level security.
+        (
+            vec![
+                ("DATABASE_URL", db.app_url()),
+                ("ADMIN_TOKEN", "long-enough-admin-token".into()),
+            ],
+            "MIGRATION_DATABASE_URL",
+        ),
     ];
     for (vars, named) in cases {
         let mut command = invoiced();

@@ -112,3 +112,19 @@ pub fn output_within(command: &mut Command, timeout: std::time::Duration) -> std
     }
     child.wait_with_output().expect("collect the output")
 }
+
+/// Runs `sql` as the service would for `account`: in a transaction that
+/// first sets `app.account_id` (what row-level security checks). Rolls back
+/// and returns the error text when a statement fails.
+pub fn try_as_tenant(conn: &mut PgConnection, account: &str, sql: &str) -> Result<(), String> {
+    let wrapped =
+        format!("BEGIN; SELECT set_config('app.account_id', '{account}', true); {sql}; COMMIT;");
+    conn.batch_execute(&wrapped).map_err(|error| {
+        let _ = conn.batch_execute("ROLLBACK");
+        error.to_string()
+    })
+}
+
+pub fn as_tenant(conn: &mut PgConnection, account: &str, sql: &str) {
+    try_as_tenant(conn, account, sql).unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
