@@ -2,6 +2,7 @@
 //! that does the work. Exit status: 0 on success, 2 for bad configuration or
 //! usage, 1 for every other failure.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
@@ -38,6 +39,42 @@ pub enum Command {
     /// Create, list and revoke an account's API keys (as the owner role)
     #[command(name = "api-keys")]
     ApiKeys(ApiKeysArgs),
+    /// Import a legacy SQLite database (as the owner role)
+    #[command(name = "import-sqlite")]
+    ImportSqlite(ImportArgs),
+    /// Check a live database against every invariant; exit 1 on any violation
+    Verify {
+        /// The owner's connection [default: MIGRATION_DATABASE_URL, else DATABASE_URL]
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The legacy SQLite file (opened read-only, never modified)
+    pub file: PathBuf,
+    /// The owner's connection [default: MIGRATION_DATABASE_URL, else DATABASE_URL]
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Import the valid rows; write the rejected ones (and those that depend on them) to --rejects
+    #[arg(long)]
+    pub skip_invalid: bool,
+    /// Where --skip-invalid writes rejected rows [default: FILE.rejects.csv]
+    #[arg(long, value_name = "CSV")]
+    pub rejects: Option<PathBuf>,
+    /// Check everything and write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Replace the data of accounts that already hold some (in the same transaction)
+    #[arg(long)]
+    pub replace: bool,
+    /// The currency of invoices that have none, e.g. EUR
+    #[arg(long, value_name = "XXX")]
+    pub default_currency: Option<String>,
+    /// Load with per-row triggers (foreign keys checked row by row) even where bulk loading is allowed
+    #[arg(long)]
+    pub row_triggers: bool,
 }
 
 #[derive(Debug, Args)]
@@ -140,6 +177,10 @@ pub enum CliError {
     Serve(#[from] crate::http::ServeError),
     #[error(transparent)]
     Dev(#[from] crate::dev::DevError),
+    #[error(transparent)]
+    Import(#[from] crate::import::ImportError),
+    #[error(transparent)]
+    Verify(#[from] crate::verify::VerifyError),
     #[error("database error: {0}")]
     Query(#[from] diesel::result::Error),
     /// Bad arguments found after parsing (exit status 2, like clap's).
@@ -191,7 +232,47 @@ fn execute(cli: Cli) -> Result<(), CliError> {
         Command::Migrate(args) => migrate(args)?,
         Command::Accounts(args) => accounts(args)?,
         Command::ApiKeys(args) => api_keys(args)?,
+        Command::ImportSqlite(args) => import_sqlite(args)?,
+        Command::Verify { database_url } => {
+            let url = match database_url {
+                Some(url) => url,
+                None => DatabaseUrls::from_source(&Environment).owner()?.to_owned(),
+            };
+            crate::verify::run(&url, &mut std::io::stdout().lock())?;
+        }
     }
+    Ok(())
+}
+
+fn import_sqlite(args: ImportArgs) -> Result<(), CliError> {
+    let database_url = match args.database_url {
+        Some(url) => url,
+        None => DatabaseUrls::from_source(&Environment).owner()?.to_owned(),
+    };
+    let default_currency = args
+        .default_currency
+        .map(|code| {
+            crate::domain::Currency::parse(&code.to_uppercase())
+                .map(crate::domain::Currency::into_inner)
+                .map_err(|rule| CliError::Usage(format!("--default-currency {rule}")))
+        })
+        .transpose()?;
+    let rejects = args.rejects.unwrap_or_else(|| {
+        let mut name = args.file.clone().into_os_string();
+        name.push(".rejects.csv");
+        PathBuf::from(name)
+    });
+    let options = crate::import::Options {
+        file: args.file,
+        database_url,
+        skip_invalid: args.skip_invalid,
+        rejects,
+        dry_run: args.dry_run,
+        replace: args.replace,
+        default_currency,
+        row_triggers: args.row_triggers,
+    };
+    crate::import::run(&options, &mut std::io::stdout().lock())?;
     Ok(())
 }
 

@@ -10,6 +10,8 @@
 //! - [`http`]: the actix-web application, its error policy and its server.
 //! - [`invoicing`]: the invoice lifecycle, items and payments.
 //! - [`admin`]: accounts and API keys, for `/admin` and the CLI.
+//! - [`import`]: `invoiced import-sqlite`, the legacy SQLite importer.
+//! - [`verify`]: `invoiced verify`, the invariants checked on a live database.
 //! - [`local_postgres`]: a private PostgreSQL started from the installed
 //!   server binaries, for `invoiced dev` and the test harness.
 //! - [`cli`]: the `invoiced` command line.
@@ -21,8 +23,10 @@ pub mod db;
 pub mod dev;
 pub mod domain;
 pub mod http;
+pub mod import;
 pub mod invoicing;
 pub mod local_postgres;
 pub mod models;
 pub mod schema;
 pub mod tenant;
+pub mod verify;

@@ -1,0 +1,297 @@
+//! `cargo bench --bench import`: how fast `invoiced import-sqlite` moves a
+//! legacy file of about 650k rows (20k customers, 120k invoices, ~400k
+//! items, ~110k payments), beside pgloader on the same file and beside a
+//! plain COPY of the same rows from CSV into the same indexed schema.
+//!
+//! Prints wall time, rows per second and peak RSS of each. Options:
+//! `--small` (a quick run), `--keep FILE` (keep the generated legacy file),
+//! `--no-pgloader`. Needs the PostgreSQL server binaries; pgloader is
+//! installed from Debian's packages when missing (as root).
+
+#[path = "../../tests/integration/legacy_file.rs"]
+mod legacy_file;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use invoiced::local_postgres::{Binaries, ClusterOptions, Listen, LocalPostgres, SUPERUSER};
+
+struct Run {
+    name: &'static str,
+    seconds: f64,
+    peak_rss_mb: f64,
+}
+
+/// The high-water mark of a process's resident memory, in MB (its own,
+/// since its exec: `ru_maxrss` would count the memory of this process too,
+/// which it was spawned from).
+fn peak_rss_mb(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Runs `command` to completion; its wall time and peak RSS (polled).
+fn measure(name: &'static str, command: &mut Command) -> Run {
+    let started = Instant::now();
+    let mut child = command.spawn().unwrap_or_else(|e| panic!("{name}: {e}"));
+    let mut peak: f64 = 0.0;
+    let status = loop {
+        if let Some(rss) = peak_rss_mb(child.id()) {
+            peak = peak.max(rss);
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    assert!(status.success(), "{name} failed ({status})");
+    Run {
+        name,
+        seconds,
+        peak_rss_mb: peak,
+    }
+}
+
+fn psql(binaries: &Binaries, url: &str) -> Command {
+    let mut command = Command::new(binaries.tool("psql"));
+    command
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1"])
+        .arg(format!("--dbname={url}"));
+    command
+}
+
+fn run_quietly(command: &mut Command, what: &str) {
+    let output = command.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(
+        output.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn ensure_pgloader() -> bool {
+    if Command::new("pgloader").arg("--version").output().is_ok() {
+        return true;
+    }
+    eprintln!("installing pgloader from Debian's packages…");
+    let installed = Command::new("sh")
+        .args([
+            "-c",
+            "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgloader",
+        ])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    installed && Command::new("pgloader").arg("--version").output().is_ok()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let small = args.iter().any(|a| a == "--small");
+    let with_pgloader = !args.iter().any(|a| a == "--no-pgloader");
+    let keep = args
+        .iter()
+        .position(|a| a == "--keep")
+        .and_then(|i| args.get(i + 1))
+        .map(PathBuf::from);
+
+    let work = std::env::temp_dir().join(format!("invoiced-bench-import-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).unwrap();
+    let file = keep.clone().unwrap_or_else(|| work.join("legacy.db"));
+
+    // 50 accounts × (400 customers, 2400 invoices of 2–5 items): about
+    // 20k customers, 120k invoices, 420k items and 110k payments.
+    let plan = legacy_file::Plan {
+        seed: 2026,
+        accounts: (0..50).map(|n| format!("account-{n:02}")).collect(),
+        customers_per_account: if small { 40 } else { 400 },
+        invoices_per_account: if small { 240 } else { 2400 },
+        max_items_per_invoice: 5,
+        messy: true,
+        errors: false,
+    };
+    let started = Instant::now();
+    let generated = legacy_file::generate(&file, &plan);
+    let rows = generated.rows();
+    let size = std::fs::metadata(&file).unwrap().len() as f64 / 1e6;
+    println!(
+        "generated {} ({rows} rows, {size:.0} MB) in {:.1} s",
+        file.display(),
+        started.elapsed().as_secs_f64()
+    );
+    drop(generated);
+
+    let binaries = Binaries::locate().expect("PostgreSQL server binaries");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = LocalPostgres::start(
+        &binaries,
+        ClusterOptions {
+            data_dir: work.join("data"),
+            log_file: work.join("postgres.log"),
+            listen: Listen::Tcp(port),
+            durable: true,
+            superuser_password: None,
+        },
+    )
+    .expect("start PostgreSQL");
+    let superuser = server.url(SUPERUSER, None, "postgres");
+    let setup = Path::new(env!("CARGO_MANIFEST_DIR")).join("setup_postgres.sql");
+    for database in ["bench_ours", "bench_copy"] {
+        run_quietly(
+            psql(&binaries, &superuser)
+                .args([
+                    "-v",
+                    "app_password=bench",
+                    "-v",
+                    "owner_password=bench",
+                    "-v",
+                ])
+                .arg(format!("dbname={database}"))
+                .arg("-f")
+                .arg(&setup),
+            "setup_postgres.sql",
+        );
+    }
+    let owner = |database: &str| server.url("invoiced_owner", Some("bench"), database);
+    let invoiced = env!("CARGO_BIN_EXE_invoiced");
+    run_quietly(
+        Command::new(invoiced)
+            .args(["migrate", "run"])
+            .env("DATABASE_URL", owner("bench_copy")),
+        "migrate",
+    );
+
+    let mut runs = Vec::new();
+    let ours = measure(
+        "invoiced import-sqlite",
+        Command::new(invoiced)
+            .arg("import-sqlite")
+            .arg(&file)
+            .env("DATABASE_URL", owner("bench_ours"))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null()),
+    );
+    runs.push(ours);
+
+    // The same rows, normalised, as CSV: what a plain COPY loads.
+    let tables: [(&str, &str); 5] = [
+        ("accounts", "id, name, created_at"),
+        (
+            "customers",
+            "account_id, id, name, email, phone, address, tax_id, created_at, updated_at",
+        ),
+        (
+            "invoices",
+            "account_id, id, customer_id, number, status, currency, issue_date, due_date, notes, created_at, updated_at",
+        ),
+        (
+            "invoice_items",
+            "account_id, id, invoice_id, position, description, quantity, unit_price, tax_rate, created_at",
+        ),
+        (
+            "payments",
+            "account_id, id, invoice_id, amount, paid_at, method, reference, created_at",
+        ),
+    ];
+    let mut script = String::from("BEGIN;\n");
+    for (table, columns) in tables {
+        let csv = work.join(format!("{table}.csv"));
+        run_quietly(
+            psql(&binaries, &owner("bench_ours")).arg("-c").arg(format!(
+                "\\copy (SELECT {columns} FROM {table} ORDER BY 1, 2) TO '{}' CSV",
+                csv.display()
+            )),
+            "export CSV",
+        );
+        script.push_str(&format!(
+            "\\copy {table} ({columns}) FROM '{}' CSV\n",
+            csv.display()
+        ));
+    }
+    script.push_str("COMMIT;\n");
+    let script_file = work.join("copy.sql");
+    std::fs::write(&script_file, script).unwrap();
+    runs.push(measure(
+        "plain COPY from CSV",
+        psql(&binaries, &owner("bench_copy"))
+            .arg("-f")
+            .arg(&script_file)
+            .stdout(Stdio::null()),
+    ));
+
+    if with_pgloader && ensure_pgloader() {
+        run_quietly(
+            psql(&binaries, &superuser)
+                .arg("-c")
+                .arg("CREATE DATABASE bench_pgloader"),
+            "createdb",
+        );
+        let load = work.join("legacy.load");
+        std::fs::write(
+            &load,
+            format!(
+                "LOAD DATABASE\n  FROM sqlite://{}\n  INTO postgresql://{SUPERUSER}@127.0.0.1:{port}/bench_pgloader\n\
+                 WITH include drop, create tables, create indexes, reset sequences\n\
+                 CAST type datetime to text drop typemod, type date to text drop typemod;\n",
+                file.display()
+            ),
+        )
+        .unwrap();
+        runs.push(measure(
+            "pgloader 3 (no normalising)",
+            Command::new("pgloader")
+                .arg(&load)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        ));
+    } else {
+        println!("pgloader: not available, skipped");
+    }
+
+    println!("\n{rows} legacy rows\n");
+    println!(
+        "{:<30} {:>9} {:>12} {:>14}",
+        "", "wall (s)", "rows/s", "peak RSS (MB)"
+    );
+    for run in &runs {
+        println!(
+            "{:<30} {:>9.2} {:>12.0} {:>14.1}",
+            run.name,
+            run.seconds,
+            rows as f64 / run.seconds,
+            run.peak_rss_mb
+        );
+    }
+    let ours = &runs[0];
+    let copy = &runs[1];
+    println!(
+        "\ninvoiced / plain COPY: {:.2}× (target ≤ 1.5×)",
+        ours.seconds / copy.seconds
+    );
+    if let Some(pgloader) = runs.get(2) {
+        println!(
+            "invoiced / pgloader:   {:.2}× (target < 1×)",
+            ours.seconds / pgloader.seconds
+        );
+    }
+    println!(
+        "invoiced peak RSS:     {:.1} MB (target ≤ 200 MB)",
+        ours.peak_rss_mb
+    );
+
+    drop(server);
+    if keep.is_none() {
+        let _ = std::fs::remove_dir_all(&work);
+    } else {
+        let _ = std::fs::remove_dir_all(work.join("data"));
+    }
+}

@@ -1,0 +1,811 @@
+//! `invoiced import-sqlite`: moves a legacy SQLite database into the
+//! composite-key schema.
+//!
+//! One pass over the legacy file (read-only, one snapshot) inside one
+//! PostgreSQL transaction, as the owner role:
+//!
+//! 1. accounts: created from the file's distinct account ids; one that
+//!    already holds data is refused, or with --replace emptied first;
+//! 2. a reader thread streams customers, then invoices with their items and
+//!    payments (SQLite merges the three in invoice order), decides every
+//!    row, and hands batches of COPY lines to the loader, which COPYs each
+//!    batch into its tables meanwhile: reading and loading overlap, and
+//!    memory stays bounded by a few batches whatever the file size;
+//! 3. in bulk mode (the owner may set session_replication_role), per-row
+//!    triggers are off during the load, and every foreign key is checked
+//!    set-based and the id counters advanced before commit;
+//! 4. the verification table: rows read, written and rejected, and money in
+//!    the source and in the database, per account and table.
+//!
+//! Then COMMIT, unless rows were rejected without --skip-invalid, the
+//! verification found a mismatch, or it is a dry run: then ROLLBACK. Killed
+//! at any point, the transaction dies with the connection and the target is
+//! unchanged. Legacy ids become the per-account ids, and each account's id
+//! counters move past them.
+
+mod copy_text;
+mod legacy;
+mod normalize;
+mod report;
+mod rows;
+
+use std::collections::HashSet;
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::sync::mpsc::{SyncSender, sync_channel};
+use std::time::Instant;
+
+use bigdecimal::BigDecimal;
+use chrono::{SecondsFormat, Utc};
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Numeric, Text};
+
+use crate::db::migrations;
+use crate::schema::{customers, invoice_items, invoices, payments};
+use copy_text::Line;
+pub use legacy::LegacyError;
+use legacy::{InvoiceStreamRow, KNOWN_TABLES, LegacyCustomer, LegacyDb};
+use report::{Progress, Rejects, Verification};
+use rows::{AcceptedInvoice, Context, InvoiceGroup, Reject};
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub file: PathBuf,
+    /// The owner role's connection.
+    pub database_url: String,
+    /// Import the valid rows and write the rejected ones to `rejects`.
+    pub skip_invalid: bool,
+    pub rejects: PathBuf,
+    /// Check everything, write nothing.
+    pub dry_run: bool,
+    /// Replace the data of accounts that already hold some.
+    pub replace: bool,
+    /// The currency of invoices that have none.
+    pub default_currency: Option<String>,
+    /// Keep per-row triggers on even when bulk loading is allowed.
+    pub row_triggers: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error(transparent)]
+    Legacy(#[from] LegacyError),
+    #[error("could not connect to PostgreSQL: {0}")]
+    Connect(#[from] diesel::ConnectionError),
+    #[error(transparent)]
+    Migration(#[from] migrations::MigrationError),
+    #[error("PostgreSQL refused the import: {0}")]
+    Database(#[from] diesel::result::Error),
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    #[error(
+        "account(s) {} already hold data; nothing was imported. Pass --replace to replace their data.",
+        .0.join(", ")
+    )]
+    AccountsHaveData(Vec<String>),
+    #[error(
+        "{rows} row(s) cannot be imported (listed above); nothing was imported. Fix them, or pass \
+         --skip-invalid to import the rest and write the rejected rows to a CSV file."
+    )]
+    InvalidRows { rows: u64 },
+    #[error("the verification found mismatches (marked MISMATCH above); nothing was imported")]
+    Mismatch,
+    #[error("{rows} imported row(s) break foreign key {constraint}; nothing was imported")]
+    Integrity { constraint: String, rows: i64 },
+    /// The loader stopped (its COPY failed); the reader stops too.
+    #[error("the loader stopped")]
+    LoaderStopped,
+}
+
+/// How an import ended.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub committed: bool,
+    pub rows_read: u64,
+    pub rows_rejected: u64,
+    pub accounts: usize,
+    pub seconds: f64,
+}
+
+/// The tables a batch holds lines for, in the order they are copied (which
+/// is the order their foreign keys need when triggers are on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Table {
+    Customers,
+    Invoices,
+    Items,
+    Payments,
+}
+
+const LOAD_ORDER: [Table; 4] = [
+    Table::Customers,
+    Table::Invoices,
+    Table::Items,
+    Table::Payments,
+];
+
+/// How many rows a batch holds before it goes to the loader.
+const BATCH_ROWS: usize = 20_000;
+/// How many batches may wait for the loader.
+const BATCHES_IN_FLIGHT: usize = 3;
+
+/// COPY text lines for each table.
+#[derive(Default)]
+struct Batch {
+    lines: [Vec<u8>; 4],
+    rows: usize,
+}
+
+/// What the reader learned, for the verification and the summary.
+struct Reading {
+    rejects: Rejects,
+    verification: Verification,
+    rows_read: u64,
+}
+
+/// The reader thread's state: it decides every row and batches the
+/// accepted ones for the loader.
+struct Reader {
+    rejects: Rejects,
+    verification: Verification,
+    rejected_customers: HashSet<i64>,
+    batch: Batch,
+    loader: SyncSender<Batch>,
+    rows_read: u64,
+}
+
+fn timestamp(at: &chrono::DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+impl Reader {
+    fn write(&mut self, table: Table, line: &str) -> Result<(), ImportError> {
+        self.batch.lines[table as usize].extend_from_slice(line.as_bytes());
+        self.batch.rows += 1;
+        if self.batch.rows >= BATCH_ROWS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), ImportError> {
+        if self.batch.rows > 0 {
+            let batch = std::mem::take(&mut self.batch);
+            self.loader
+                .send(batch)
+                .map_err(|_| ImportError::LoaderStopped)?;
+        }
+        Ok(())
+    }
+
+    fn read_row(&mut self) {
+        self.rows_read += 1;
+        self.rejects.progress().advance(1);
+    }
+
+    fn reject_all(&mut self, rejects: &[Reject]) -> io::Result<()> {
+        for reject in rejects {
+            self.rejects.record(reject)?;
+        }
+        Ok(())
+    }
+
+    fn customer(
+        &mut self,
+        customer: LegacyCustomer,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<(), ImportError> {
+        self.read_row();
+        match rows::customer(&customer, now) {
+            Ok(row) => {
+                let count = self.verification.entry(Some(&row.account_id), "customers");
+                count.read += 1;
+                count.written += 1;
+                count.max_id = count.max_id.max(row.id);
+                let mut line = Line::new();
+                line.text(&row.account_id)
+                    .plain(row.id)
+                    .text(&row.name)
+                    .optional_text(row.email.as_deref())
+                    .optional_text(row.phone.as_deref())
+                    .optional_text(row.address.as_deref())
+                    .optional_text(row.tax_id.as_deref())
+                    .plain(timestamp(&row.created_at))
+                    .plain(timestamp(&row.updated_at));
+                self.write(Table::Customers, line.finish())
+            }
+            Err(found) => {
+                let account = rows::account_label(&customer.account_id);
+                let count = self.verification.entry(account.as_deref(), "customers");
+                count.read += 1;
+                count.rejected += 1;
+                self.rejected_customers.insert(customer.id);
+                Ok(self.reject_all(&found)?)
+            }
+        }
+    }
+
+    fn accept(&mut self, accepted: AcceptedInvoice) -> Result<(), ImportError> {
+        let invoice = &accepted.invoice;
+        let account = invoice.account_id.as_str();
+        let count = self.verification.entry(Some(account), "invoices");
+        count.read += 1;
+        count.written += 1;
+        count.max_id = count.max_id.max(invoice.id);
+        let mut line = Line::new();
+        line.text(account)
+            .plain(invoice.id)
+            .plain(invoice.customer_id)
+            .optional_text(invoice.number.as_deref())
+            .plain(invoice.status)
+            .plain(&invoice.currency)
+            .optional_plain(invoice.issue_date)
+            .optional_plain(invoice.due_date)
+            .optional_text(invoice.notes.as_deref())
+            .plain(timestamp(&invoice.created_at))
+            .plain(timestamp(&invoice.updated_at));
+        self.write(Table::Invoices, line.finish())?;
+        for item in &accepted.items {
+            let mut line = Line::new();
+            line.text(account)
+                .plain(item.id)
+                .plain(invoice.id)
+                .plain(item.position)
+                .text(&item.description)
+                .plain(&item.quantity)
+                .plain(&item.unit_price)
+                .plain(&item.tax_rate)
+                .plain(timestamp(&item.created_at));
+            self.write(Table::Items, line.finish())?;
+            let count = self.verification.entry(Some(account), "invoice_items");
+            count.read += 1;
+            count.written += 1;
+            count.max_id = count.max_id.max(item.id);
+            count.source_total += &item.total;
+        }
+        for payment in &accepted.payments {
+            let mut line = Line::new();
+            line.text(account)
+                .plain(payment.id)
+                .plain(invoice.id)
+                .plain(&payment.amount)
+                .plain(timestamp(&payment.paid_at))
+                .optional_plain(payment.method)
+                .optional_text(payment.reference.as_deref())
+                .plain(timestamp(&payment.created_at));
+            self.write(Table::Payments, line.finish())?;
+            let count = self.verification.entry(Some(account), "payments");
+            count.read += 1;
+            count.written += 1;
+            count.max_id = count.max_id.max(payment.id);
+            count.source_total += payment.amount.value();
+        }
+        Ok(())
+    }
+
+    fn finish_group(
+        &mut self,
+        group: InvoiceGroup,
+        context: &Context<'_>,
+    ) -> Result<(), ImportError> {
+        match rows::invoice_group(&group, context) {
+            Ok(accepted) => self.accept(accepted),
+            Err(found) => {
+                let account = found.first().and_then(|r| r.account.clone());
+                let rows = [
+                    ("invoices", 1),
+                    ("invoice_items", group.items.len()),
+                    ("payments", group.payments.len()),
+                ];
+                for (table, n) in rows {
+                    let count = self.verification.entry(account.as_deref(), table);
+                    count.read += n as u64;
+                    count.rejected += n as u64;
+                }
+                Ok(self.reject_all(&found)?)
+            }
+        }
+    }
+
+    fn orphan(
+        &mut self,
+        table: &'static str,
+        id: i64,
+        invoice_id: &normalize::LegacyValue,
+    ) -> io::Result<()> {
+        let count = self.verification.entry(None, table);
+        count.read += 1;
+        count.rejected += 1;
+        self.rejects.record(&rows::orphan(table, id, invoice_id))
+    }
+
+    /// Reads the whole file: customers first (with triggers on, invoices
+    /// need them loaded), then the invoice stream.
+    fn read(
+        mut self,
+        mut legacy: LegacyDb,
+        options: &Options,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<Reading, ImportError> {
+        self.rejects.progress().stage("customers");
+        legacy.for_each_customer(|customer| self.customer(customer, now))?;
+        self.flush()?;
+        self.rejects.progress().stage("invoices");
+        let rejected_customers = std::mem::take(&mut self.rejected_customers);
+        let context = Context {
+            default_currency: options.default_currency.as_deref(),
+            rejected_customers: &rejected_customers,
+            now,
+        };
+        let mut current: Option<InvoiceGroup> = None;
+        legacy.for_each_invoice_row(|row| -> Result<(), ImportError> {
+            self.read_row();
+            match row {
+                InvoiceStreamRow::Invoice(invoice) => {
+                    if let Some(group) = current.take() {
+                        self.finish_group(group, &context)?;
+                    }
+                    current = Some(InvoiceGroup {
+                        invoice,
+                        items: Vec::new(),
+                        payments: Vec::new(),
+                    });
+                }
+                InvoiceStreamRow::Item(item) => {
+                    match (&mut current, normalize::id(&item.invoice_id)) {
+                        (Some(group), Ok(id)) if id == group.invoice.id => group.items.push(item),
+                        _ => self.orphan("invoice_items", item.id, &item.invoice_id)?,
+                    }
+                }
+                InvoiceStreamRow::Payment(payment) => {
+                    match (&mut current, normalize::id(&payment.invoice_id)) {
+                        (Some(group), Ok(id)) if id == group.invoice.id => {
+                            group.payments.push(payment)
+                        }
+                        _ => self.orphan("payments", payment.id, &payment.invoice_id)?,
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        if let Some(group) = current.take() {
+            self.finish_group(group, &context)?;
+        }
+        self.flush()?;
+        Ok(Reading {
+            rejects: self.rejects,
+            verification: self.verification,
+            rows_read: self.rows_read,
+        })
+    }
+}
+
+/// COPYs one table's lines of a batch.
+fn copy_lines(conn: &mut PgConnection, table: Table, lines: &[u8]) -> Result<(), ImportError> {
+    let write = |out: &mut dyn Write| -> Result<(), ImportError> { Ok(out.write_all(lines)?) };
+    match table {
+        Table::Customers => diesel::copy_from(customers::table)
+            .from_raw_data(
+                (
+                    customers::account_id,
+                    customers::id,
+                    customers::name,
+                    customers::email,
+                    customers::phone,
+                    customers::address,
+                    customers::tax_id,
+                    customers::created_at,
+                    customers::updated_at,
+                ),
+                write,
+            )
+            .execute(conn)?,
+        Table::Invoices => diesel::copy_from(invoices::table)
+            .from_raw_data(
+                (
+                    invoices::account_id,
+                    invoices::id,
+                    invoices::customer_id,
+                    invoices::number,
+                    invoices::status,
+                    invoices::currency,
+                    invoices::issue_date,
+                    invoices::due_date,
+                    invoices::notes,
+                    invoices::created_at,
+                    invoices::updated_at,
+                ),
+                write,
+            )
+            .execute(conn)?,
+        Table::Items => diesel::copy_from(invoice_items::table)
+            .from_raw_data(
+                (
+                    invoice_items::account_id,
+                    invoice_items::id,
+                    invoice_items::invoice_id,
+                    invoice_items::position,
+                    invoice_items::description,
+                    invoice_items::quantity,
+                    invoice_items::unit_price,
+                    invoice_items::tax_rate,
+                    invoice_items::created_at,
+                ),
+                write,
+            )
+            .execute(conn)?,
+        Table::Payments => diesel::copy_from(payments::table)
+            .from_raw_data(
+                (
+                    payments::account_id,
+                    payments::id,
+                    payments::invoice_id,
+                    payments::amount,
+                    payments::paid_at,
+                    payments::method,
+                    payments::reference,
+                    payments::created_at,
+                ),
+                write,
+            )
+            .execute(conn)?,
+    };
+    Ok(())
+}
+
+/// Turns per-row triggers off for this transaction (foreign key checks and
+/// the id-counter triggers: done set-based after the load instead), when
+/// the role may; returns whether it could.
+fn enter_bulk_mode(conn: &mut PgConnection) -> QueryResult<bool> {
+    conn.batch_execute("SAVEPOINT bulk_mode")?;
+    match conn.batch_execute("SET LOCAL session_replication_role = replica") {
+        Ok(()) => {
+            conn.batch_execute("RELEASE SAVEPOINT bulk_mode")?;
+            Ok(true)
+        }
+        Err(_) => {
+            conn.batch_execute("ROLLBACK TO SAVEPOINT bulk_mode; RELEASE SAVEPOINT bulk_mode")?;
+            Ok(false)
+        }
+    }
+}
+
+/// What the statement triggers do for ordinary inserts: move each
+/// account's id counters past the highest ids it was given.
+fn advance_id_counters(conn: &mut PgConnection, verification: &Verification) -> QueryResult<()> {
+    let written = verification
+        .counts
+        .iter()
+        .filter(|((account, _), count)| account != "-" && count.written > 0);
+    let (mut accounts, mut tables, mut maxima) = (Vec::new(), Vec::new(), Vec::new());
+    for ((account, table), count) in written {
+        accounts.push(account.clone());
+        tables.push((*table).to_owned());
+        maxima.push(count.max_id);
+    }
+    diesel::sql_query(
+        "INSERT INTO id_counters AS counter (account_id, table_name, last_id)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
+         ON CONFLICT (account_id, table_name)
+             DO UPDATE SET last_id = greatest(counter.last_id, excluded.last_id)",
+    )
+    .bind::<Array<Text>, _>(accounts)
+    .bind::<Array<Text>, _>(tables)
+    .bind::<Array<BigInt>, _>(maxima)
+    .execute(conn)?;
+    Ok(())
+}
+
+#[derive(QueryableByName)]
+struct ForeignKey {
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    child: String,
+    #[diesel(sql_type = Text)]
+    parent: String,
+    #[diesel(sql_type = Array<Text>)]
+    child_columns: Vec<String>,
+    #[diesel(sql_type = Array<Text>)]
+    parent_columns: Vec<String>,
+}
+
+/// What the foreign keys' triggers check row by row, for every row of the
+/// imported accounts at once: each key, as the catalog defines it (so a key
+/// added later is checked too), by one anti-join.
+fn check_foreign_keys(conn: &mut PgConnection, accounts: &[String]) -> Result<(), ImportError> {
+    // Whole-table checks of rows with no statistics yet: hashing beats a
+    // probe per row, which is what the planner would otherwise pick.
+    conn.batch_execute("SET LOCAL enable_nestloop = off; SET LOCAL work_mem = '64MB'")?;
+    let keys: Vec<ForeignKey> = diesel::sql_query(
+        "SELECT con.conname::text AS name, c.relname::text AS child, p.relname::text AS parent,
+                array(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(n, i)
+                      JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.i) AS child_columns,
+                array(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, i)
+                      JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.i) AS parent_columns
+         FROM pg_constraint con
+         JOIN pg_class c ON c.oid = con.conrelid
+         JOIN pg_class p ON p.oid = con.confrelid
+         WHERE con.contype = 'f' AND c.relname IN ('customers', 'invoices', 'invoice_items', 'payments')",
+    )
+    .load(conn)?;
+    for key in keys {
+        let matches: Vec<String> = key
+            .child_columns
+            .iter()
+            .zip(&key.parent_columns)
+            .map(|(child, parent)| format!("y.\"{parent}\" = x.\"{child}\""))
+            .collect();
+        let present: Vec<String> = key
+            .child_columns
+            .iter()
+            .map(|c| format!("x.\"{c}\" IS NOT NULL"))
+            .collect();
+        let dangling: Count = diesel::sql_query(format!(
+            "SELECT count(*) AS count FROM \"{child}\" x
+             WHERE x.account_id = ANY($1) AND {present}
+               AND NOT EXISTS (SELECT 1 FROM \"{parent}\" y WHERE {matches})",
+            child = key.child,
+            parent = key.parent,
+            present = present.join(" AND "),
+            matches = matches.join(" AND "),
+        ))
+        .bind::<Array<Text>, _>(accounts)
+        .get_result(conn)?;
+        if dangling.count > 0 {
+            return Err(ImportError::Integrity {
+                constraint: key.name,
+                rows: dangling.count,
+            });
+        }
+    }
+    Ok(())
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    count: i64,
+}
+
+#[derive(QueryableByName)]
+struct AccountName {
+    #[diesel(sql_type = Text)]
+    account_id: String,
+}
+
+#[derive(QueryableByName)]
+struct Loaded {
+    #[diesel(sql_type = Text)]
+    account_id: String,
+    #[diesel(sql_type = Text)]
+    table_name: String,
+    #[diesel(sql_type = BigInt)]
+    rows: i64,
+    #[diesel(sql_type = Numeric)]
+    total: BigDecimal,
+}
+
+/// Accounts of the file that already hold data in the target.
+fn accounts_with_data(conn: &mut PgConnection, accounts: &[String]) -> QueryResult<Vec<String>> {
+    let rows: Vec<AccountName> = diesel::sql_query(
+        "SELECT account_id FROM customers WHERE account_id = ANY($1)
+         UNION SELECT account_id FROM invoices WHERE account_id = ANY($1)
+         ORDER BY 1",
+    )
+    .bind::<Array<Text>, _>(accounts)
+    .load(conn)?;
+    Ok(rows.into_iter().map(|row| row.account_id).collect())
+}
+
+fn empty_accounts(conn: &mut PgConnection, accounts: &[String]) -> QueryResult<()> {
+    for table in [
+        "payments",
+        "invoice_items",
+        "invoices",
+        "customers",
+        "idempotency_keys",
+    ] {
+        diesel::sql_query(format!("DELETE FROM {table} WHERE account_id = ANY($1)"))
+            .bind::<Array<Text>, _>(accounts)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// What the database holds for the imported accounts, into the table.
+fn count_loaded(
+    conn: &mut PgConnection,
+    accounts: &[String],
+    verification: &mut Verification,
+) -> QueryResult<()> {
+    let rows: Vec<Loaded> = diesel::sql_query(
+        "SELECT account_id, 'customers' AS table_name, count(*) AS rows, 0::numeric AS total
+           FROM customers WHERE account_id = ANY($1) GROUP BY account_id
+         UNION ALL
+         SELECT account_id, 'invoices', count(*), 0 FROM invoices WHERE account_id = ANY($1) GROUP BY account_id
+         UNION ALL
+         SELECT account_id, 'invoice_items', count(*), coalesce(sum(subtotal + tax), 0)
+           FROM invoice_items WHERE account_id = ANY($1) GROUP BY account_id
+         UNION ALL
+         SELECT account_id, 'payments', count(*), coalesce(sum(amount), 0)
+           FROM payments WHERE account_id = ANY($1) GROUP BY account_id",
+    )
+    .bind::<Array<Text>, _>(accounts)
+    .load(conn)?;
+    for row in rows {
+        let table = report::TABLES
+            .into_iter()
+            .find(|t| *t == row.table_name)
+            .expect("the query names only these tables");
+        let count = verification.entry(Some(&row.account_id), table);
+        count.target_rows = row.rows as u64;
+        count.target_total = row.total;
+    }
+    Ok(())
+}
+
+/// Runs the import; prints the ignored tables and the verification table to
+/// `out`, rejected rows to stderr or the rejects file.
+pub fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, ImportError> {
+    let started = Instant::now();
+    let now = Utc::now();
+    let mut legacy = LegacyDb::open(&options.file)?;
+    let ignored: Vec<String> = legacy
+        .tables()?
+        .into_iter()
+        .filter(|t| !KNOWN_TABLES.contains(&t.as_str()))
+        .collect();
+    if !ignored.is_empty() {
+        writeln!(
+            out,
+            "ignored tables the importer does not know: {}",
+            ignored.join(", ")
+        )?;
+    }
+    let mut total_rows = 0;
+    for table in KNOWN_TABLES {
+        total_rows += legacy.count(table)? as u64;
+    }
+    let accounts: Vec<String> = legacy
+        .account_ids()?
+        .iter()
+        .filter_map(|value| crate::domain::AccountId::parse(value.trimmed()?).ok())
+        .map(|id| id.as_str().to_owned())
+        .collect();
+
+    let mut conn = PgConnection::establish(&options.database_url)?;
+    for name in migrations::run_pending(&mut conn)? {
+        writeln!(out, "applied migration {name}")?;
+    }
+    let rejects_csv =
+        (options.skip_invalid && !options.dry_run).then_some(options.rejects.as_path());
+    let rejects = Rejects::new(rejects_csv, Progress::new(total_rows))?;
+
+    conn.batch_execute("BEGIN")?;
+    let loaded = (|| -> Result<(Reading, bool), ImportError> {
+        let holding = accounts_with_data(&mut conn, &accounts)?;
+        if !holding.is_empty() {
+            if !options.replace {
+                return Err(ImportError::AccountsHaveData(holding));
+            }
+            empty_accounts(&mut conn, &holding)?;
+        }
+        diesel::sql_query("INSERT INTO accounts (id, name) SELECT id, id FROM unnest($1::text[]) AS id ON CONFLICT DO NOTHING")
+            .bind::<Array<Text>, _>(&accounts)
+            .execute(&mut conn)?;
+        // Every row the import references is new in this transaction (so no
+        // one else can delete it) or one of these accounts: hold them.
+        diesel::sql_query("SELECT 1 FROM accounts WHERE id = ANY($1) FOR KEY SHARE")
+            .bind::<Array<Text>, _>(&accounts)
+            .execute(&mut conn)?;
+        let bulk = !options.row_triggers && enter_bulk_mode(&mut conn)?;
+        if bulk {
+            writeln!(
+                out,
+                "loading in bulk: per-row triggers off, foreign keys checked set-based before commit"
+            )?;
+        } else if options.row_triggers {
+            writeln!(out, "loading with per-row triggers (--row-triggers)")?;
+        } else {
+            writeln!(
+                out,
+                "loading with per-row triggers (slower; to load in bulk, grant SET ON PARAMETER \
+                 session_replication_role to the owner: PostgreSQL 15+, see setup_postgres.sql)"
+            )?;
+        }
+        let (sender, batches) = sync_channel::<Batch>(BATCHES_IN_FLIGHT);
+        let reader = Reader {
+            rejects,
+            verification: Verification::default(),
+            rejected_customers: HashSet::new(),
+            batch: Batch::default(),
+            loader: sender,
+            rows_read: 0,
+        };
+        let (reading, loading) = std::thread::scope(|scope| {
+            let reading = scope.spawn(|| reader.read(legacy, options, now));
+            let loading = (|| -> Result<(), ImportError> {
+                for batch in &batches {
+                    for table in LOAD_ORDER {
+                        let lines = &batch.lines[table as usize];
+                        if !lines.is_empty() {
+                            copy_lines(&mut conn, table, lines)?;
+                        }
+                    }
+                }
+                Ok(())
+            })();
+            // Dropping the receiver stops a reader still sending.
+            drop(batches);
+            let reading = reading.join().unwrap_or(Err(ImportError::LoaderStopped));
+            (reading, loading)
+        });
+        // The loader's error explains a reader that stopped for it.
+        loading?;
+        let mut reading = reading?;
+        if bulk {
+            advance_id_counters(&mut conn, &reading.verification)?;
+            check_foreign_keys(&mut conn, &accounts)?;
+        }
+        count_loaded(&mut conn, &accounts, &mut reading.verification)?;
+        Ok((reading, bulk))
+    })();
+    let (outcome, rows_read, rejected) = match loaded {
+        Ok((reading, _)) => {
+            let mut progress = reading.rejects.finish()?;
+            progress.finish();
+            let rejected = reading
+                .verification
+                .counts
+                .values()
+                .map(|c| c.rejected)
+                .sum::<u64>();
+            writeln!(out, "\nverification:")?;
+            reading.verification.print(out)?;
+            let outcome = if !reading.verification.mismatches().is_empty() {
+                Err(ImportError::Mismatch)
+            } else if rejected > 0 && !options.skip_invalid {
+                Err(ImportError::InvalidRows { rows: rejected })
+            } else {
+                Ok(progress.rows_per_second())
+            };
+            (outcome, reading.rows_read, rejected)
+        }
+        Err(error) => (Err(error), 0, 0),
+    };
+    let commit = outcome.is_ok() && !options.dry_run;
+    // A failed COPY leaves the transaction aborted: ROLLBACK is all it takes.
+    conn.batch_execute(if commit { "COMMIT" } else { "ROLLBACK" })?;
+    let rate = outcome?;
+
+    let seconds = started.elapsed().as_secs_f64();
+    if commit {
+        writeln!(
+            out,
+            "\nimported {} of {rows_read} rows into {} account(s) in {seconds:.1} s ({rate:.0} rows/s)",
+            rows_read - rejected,
+            accounts.len()
+        )?;
+        if options.skip_invalid && rejected > 0 {
+            writeln!(
+                out,
+                "{rejected} rejected row(s) are listed in {}",
+                options.rejects.display()
+            )?;
+        }
+    } else {
+        writeln!(
+            out,
+            "\ndry run: everything was checked and nothing was written"
+        )?;
+    }
+    Ok(Summary {
+        committed: commit,
+        rows_read,
+        rows_rejected: rejected,
+        accounts: accounts.len(),
+        seconds,
+    })
+}
