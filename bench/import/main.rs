@@ -11,26 +11,19 @@
 #[path = "../../tests/integration/legacy_file.rs"]
 mod legacy_file;
 
-use std::path::{Path, PathBuf};
+#[path = "../support.rs"]
+mod support;
+
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use invoiced::local_postgres::{Binaries, ClusterOptions, Listen, LocalPostgres, SUPERUSER};
+use support::{BenchCluster, WorkDir, ensure_program, peak_rss_mb, psql, run_quietly};
 
 struct Run {
     name: &'static str,
     seconds: f64,
     peak_rss_mb: f64,
-}
-
-/// The high-water mark of a process's resident memory, in MB (its own,
-/// since its exec: `ru_maxrss` would count the memory of this process too,
-/// which it was spawned from).
-fn peak_rss_mb(pid: u32) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
 }
 
 /// Runs `command` to completion; its wall time and peak RSS (polled).
@@ -56,39 +49,6 @@ fn measure(name: &'static str, command: &mut Command) -> Run {
     }
 }
 
-fn psql(binaries: &Binaries, url: &str) -> Command {
-    let mut command = Command::new(binaries.tool("psql"));
-    command
-        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1"])
-        .arg(format!("--dbname={url}"));
-    command
-}
-
-fn run_quietly(command: &mut Command, what: &str) {
-    let output = command.output().unwrap_or_else(|e| panic!("{what}: {e}"));
-    assert!(
-        output.status.success(),
-        "{what}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-fn ensure_pgloader() -> bool {
-    if Command::new("pgloader").arg("--version").output().is_ok() {
-        return true;
-    }
-    eprintln!("installing pgloader from Debian's packages…");
-    let installed = Command::new("sh")
-        .args([
-            "-c",
-            "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgloader",
-        ])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    installed && Command::new("pgloader").arg("--version").output().is_ok()
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let small = args.iter().any(|a| a == "--small");
@@ -99,9 +59,7 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .map(PathBuf::from);
 
-    let work = std::env::temp_dir().join(format!("invoiced-bench-import-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&work);
-    std::fs::create_dir_all(&work).unwrap();
+    let work = WorkDir::new("import");
     let file = keep.clone().unwrap_or_else(|| work.join("legacy.db"));
 
     // 50 accounts × (400 customers, 2400 invoices of 2–5 items): about
@@ -126,49 +84,13 @@ fn main() {
     );
     drop(generated);
 
-    let binaries = Binaries::locate().expect("PostgreSQL server binaries");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let server = LocalPostgres::start(
-        &binaries,
-        ClusterOptions {
-            data_dir: work.join("data"),
-            log_file: work.join("postgres.log"),
-            listen: Listen::Tcp(port),
-            durable: true,
-            superuser_password: None,
-        },
-    )
-    .expect("start PostgreSQL");
-    let superuser = server.url(SUPERUSER, None, "postgres");
-    let setup = Path::new(env!("CARGO_MANIFEST_DIR")).join("setup_postgres.sql");
+    let cluster = BenchCluster::start(&work.0, &[]);
+    let binaries = &cluster.binaries;
     for database in ["bench_ours", "bench_copy"] {
-        run_quietly(
-            psql(&binaries, &superuser)
-                .args([
-                    "-v",
-                    "app_password=bench",
-                    "-v",
-                    "owner_password=bench",
-                    "-v",
-                ])
-                .arg(format!("dbname={database}"))
-                .arg("-f")
-                .arg(&setup),
-            "setup_postgres.sql",
-        );
+        cluster.setup_database(database);
     }
-    let owner = |database: &str| server.url("invoiced_owner", Some("bench"), database);
+    cluster.migrate("bench_copy");
     let invoiced = env!("CARGO_BIN_EXE_invoiced");
-    run_quietly(
-        Command::new(invoiced)
-            .args(["migrate", "run"])
-            .env("DATABASE_URL", owner("bench_copy")),
-        "migrate",
-    );
 
     let mut runs = Vec::new();
     let ours = measure(
@@ -176,7 +98,7 @@ fn main() {
         Command::new(invoiced)
             .arg("import-sqlite")
             .arg(&file)
-            .env("DATABASE_URL", owner("bench_ours"))
+            .env("DATABASE_URL", cluster.owner_url("bench_ours"))
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null()),
     );
@@ -206,10 +128,12 @@ fn main() {
     for (table, columns) in tables {
         let csv = work.join(format!("{table}.csv"));
         run_quietly(
-            psql(&binaries, &owner("bench_ours")).arg("-c").arg(format!(
-                "\\copy (SELECT {columns} FROM {table} ORDER BY 1, 2) TO '{}' CSV",
-                csv.display()
-            )),
+            psql(binaries, &cluster.owner_url("bench_ours"))
+                .arg("-c")
+                .arg(format!(
+                    "\\copy (SELECT {columns} FROM {table} ORDER BY 1, 2) TO '{}' CSV",
+                    csv.display()
+                )),
             "export CSV",
         );
         script.push_str(&format!(
@@ -222,15 +146,15 @@ fn main() {
     std::fs::write(&script_file, script).unwrap();
     runs.push(measure(
         "plain COPY from CSV",
-        psql(&binaries, &owner("bench_copy"))
+        psql(binaries, &cluster.owner_url("bench_copy"))
             .arg("-f")
             .arg(&script_file)
             .stdout(Stdio::null()),
     ));
 
-    if with_pgloader && ensure_pgloader() {
+    if with_pgloader && ensure_program("pgloader", "pgloader") {
         run_quietly(
-            psql(&binaries, &superuser)
+            psql(binaries, &cluster.superuser_url("postgres"))
                 .arg("-c")
                 .arg("CREATE DATABASE bench_pgloader"),
             "createdb",
@@ -239,10 +163,11 @@ fn main() {
         std::fs::write(
             &load,
             format!(
-                "LOAD DATABASE\n  FROM sqlite://{}\n  INTO postgresql://{SUPERUSER}@127.0.0.1:{port}/bench_pgloader\n\
+                "LOAD DATABASE\n  FROM sqlite://{}\n  INTO {}\n\
                  WITH include drop, create tables, create indexes, reset sequences\n\
                  CAST type datetime to text drop typemod, type date to text drop typemod;\n",
-                file.display()
+                file.display(),
+                cluster.superuser_url("bench_pgloader"),
             ),
         )
         .unwrap();
@@ -288,10 +213,8 @@ fn main() {
         ours.peak_rss_mb
     );
 
-    drop(server);
-    if keep.is_none() {
-        let _ = std::fs::remove_dir_all(&work);
-    } else {
-        let _ = std::fs::remove_dir_all(work.join("data"));
-    }
+    // The cluster stops, then the work directory goes (a --keep file
+    // lives outside it).
+    drop(cluster);
+    drop(work);
 }

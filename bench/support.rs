@@ -1,0 +1,231 @@
+//! What the benchmark programs share: a private PostgreSQL cluster set up
+//! the way a DBA would (setup_postgres.sql, migrations as the owner), and
+//! process measurements. (Each benchmark uses a part of it.)
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use invoiced::local_postgres::{Binaries, ClusterOptions, Listen, LocalPostgres, SUPERUSER};
+
+/// The password both roles get in a benchmark cluster.
+pub const PASSWORD: &str = "bench";
+
+/// The high-water mark of a process's resident memory, in MB (its own,
+/// since its exec: `ru_maxrss` would count the memory of this process too,
+/// which it was spawned from).
+pub fn peak_rss_mb(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+pub fn psql(binaries: &Binaries, url: &str) -> Command {
+    let mut command = Command::new(binaries.tool("psql"));
+    command
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1"])
+        .arg(format!("--dbname={url}"));
+    command
+}
+
+/// Runs `command`, panicking with its stderr when it fails; its stdout.
+pub fn run_quietly(command: &mut Command, what: &str) -> String {
+    let output = command
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(
+        output.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Installs a Debian package when `program` is missing (as root); whether
+/// `program` runs afterwards.
+pub fn ensure_program(program: &str, package: &str) -> bool {
+    let runs = || {
+        Command::new(program)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok()
+    };
+    if runs() {
+        return true;
+    }
+    eprintln!("installing {package} from Debian's packages…");
+    let _ = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq {package}"
+        ))
+        .stdout(Stdio::null())
+        .status();
+    runs()
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A scratch directory for one benchmark run, removed when dropped.
+pub struct WorkDir(pub PathBuf);
+
+impl WorkDir {
+    pub fn new(name: &str) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("invoiced-bench-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    pub fn join(&self, path: impl AsRef<Path>) -> PathBuf {
+        self.0.join(path)
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A private, durable cluster on a free port, in `dir`.
+pub struct BenchCluster {
+    pub binaries: Binaries,
+    pub server: LocalPostgres,
+    pub port: u16,
+}
+
+impl BenchCluster {
+    /// Starts the cluster; `settings` go to postgresql.auto.conf and take
+    /// effect through a restart (for those that need one).
+    pub fn start(dir: &Path, settings: &[(&str, &str)]) -> Self {
+        let binaries = Binaries::locate().expect("PostgreSQL server binaries");
+        let port = free_port();
+        let options = ClusterOptions {
+            data_dir: dir.join("data"),
+            log_file: dir.join("postgres.log"),
+            listen: Listen::Tcp(port),
+            durable: true,
+            superuser_password: None,
+        };
+        let mut server =
+            LocalPostgres::start(&binaries, options.clone()).expect("start PostgreSQL");
+        if !settings.is_empty() {
+            let superuser = server.url(SUPERUSER, None, "postgres");
+            for (name, value) in settings {
+                run_quietly(
+                    psql(&binaries, &superuser)
+                        .arg("-c")
+                        .arg(format!("ALTER SYSTEM SET {name} = '{value}'")),
+                    "ALTER SYSTEM",
+                );
+            }
+            server.stop();
+            server = LocalPostgres::start(&binaries, options).expect("restart PostgreSQL");
+        }
+        Self {
+            binaries,
+            server,
+            port,
+        }
+    }
+
+    /// CPU seconds the cluster has used so far.
+    pub fn cpu_seconds(&self) -> f64 {
+        self.server.pid().map_or(f64::NAN, cluster_cpu_seconds)
+    }
+
+    pub fn superuser_url(&self, database: &str) -> String {
+        self.server.url(SUPERUSER, None, database)
+    }
+
+    pub fn owner_url(&self, database: &str) -> String {
+        self.server.url("invoiced_owner", Some(PASSWORD), database)
+    }
+
+    pub fn app_url(&self, database: &str) -> String {
+        self.server.url("invoiced_app", Some(PASSWORD), database)
+    }
+
+    /// Runs setup_postgres.sql for `database`, as a DBA would.
+    pub fn setup_database(&self, database: &str) {
+        let setup = Path::new(env!("CARGO_MANIFEST_DIR")).join("setup_postgres.sql");
+        run_quietly(
+            psql(&self.binaries, &self.superuser_url("postgres"))
+                .args(["-v", &format!("app_password={PASSWORD}")])
+                .args(["-v", &format!("owner_password={PASSWORD}")])
+                .args(["-v", &format!("dbname={database}")])
+                .arg("-f")
+                .arg(&setup),
+            "setup_postgres.sql",
+        );
+    }
+
+    /// Applies the migrations as the owner, with the binary under test.
+    pub fn migrate(&self, database: &str) {
+        run_quietly(
+            Command::new(env!("CARGO_BIN_EXE_invoiced"))
+                .args(["migrate", "run"])
+                .env("DATABASE_URL", self.owner_url(database))
+                .env("RUST_LOG", "warn"),
+            "invoiced migrate run",
+        );
+    }
+}
+
+/// The fields of /proc/PID/stat after the command name.
+fn stat_fields(pid: u32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    Some(after_name.split_whitespace().map(str::to_owned).collect())
+}
+
+fn ticks_per_second() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    (unsafe { libc::sysconf(libc::_SC_CLK_TCK) }) as f64
+}
+
+/// CPU seconds (user + system) a process has used; with `reaped`, those of
+/// the children it has waited for too.
+pub fn cpu_seconds(pid: u32, reaped: bool) -> Option<f64> {
+    let fields = stat_fields(pid)?;
+    let ticks = |index: usize| fields.get(index).and_then(|f| f.parse::<f64>().ok());
+    // utime, stime, cutime, cstime are fields 14–17 of stat(5).
+    let mut total = ticks(11)? + ticks(12)?;
+    if reaped {
+        total += ticks(13)? + ticks(14)?;
+    }
+    Some(total / ticks_per_second())
+}
+
+/// CPU seconds a PostgreSQL cluster has used: the postmaster, its live
+/// children (backends, background workers) and the children it has reaped.
+pub fn cluster_cpu_seconds(postmaster: u32) -> f64 {
+    let mut total = cpu_seconds(postmaster, true).unwrap_or(0.0);
+    let parent = postmaster.to_string();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if stat_fields(pid).is_some_and(|fields| fields.get(1) == Some(&parent)) {
+            total += cpu_seconds(pid, false).unwrap_or(0.0);
+        }
+    }
+    total
+}
