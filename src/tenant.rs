@@ -2,25 +2,29 @@
 //!
 //! Every `/v1` request names its account (`X-Account-Id`) and proves it
 //! (`Authorization: Bearer <api key>`). The [`Tenant`] extractor checks both
-//! before any handler runs. Handlers then reach tenant data only through
-//! [`Tenant::transaction`], which hands model functions a [`TenantConn`]:
-//! a connection inside a transaction whose `app.account_id` is set to the
-//! tenant (what row-level security checks), carrying the account every
+//! headers before any handler runs (400 for a bad account header, 401 for a
+//! missing or malformed key). Handlers then reach tenant data only through
+//! [`Tenant::transaction`]: one transaction per request whose first
+//! statements set `app.account_id` (what row-level security checks) and
+//! check the key, before anything else of the request runs; an unknown
+//! account or a wrong or revoked key ends it with 401. The key check and the
+//! request's work thus see the same snapshot, and share its round trips.
+//! Model functions get a [`TenantConn`], which carries the account every
 //! model query filters on. There is no other way from a handler to a
 //! connection that can see tenant rows.
 
-use std::future::Future;
-use std::pin::Pin;
+use std::future::{Ready, ready};
 
 use actix_web::dev::Payload;
 use actix_web::http::header::{AUTHORIZATION, HeaderMap};
-use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 
 use crate::db::Database;
-use crate::domain::{AccountId, ApiKeyId};
-use crate::http::{ApiError, AppState};
+use crate::domain::AccountId;
+use crate::http::ApiError;
 use crate::models::api_key;
 
 pub const ACCOUNT_HEADER: &str = "x-account-id";
@@ -47,9 +51,51 @@ impl TenantConn<'_> {
     }
 }
 
-/// Runs `work` in a transaction scoped to `account`: `app.account_id` is set
-/// first, with `is_local = true` so it ends with the transaction and a pooled
-/// connection never carries it to its next user.
+/// Begins a tenant transaction: `BEGIN` and the setting in one round trip
+/// (one simple-query message), the setting local to the transaction
+/// (`is_local = true`) so a pooled connection never carries it to its next
+/// user.
+pub fn begin(conn: &mut PgConnection, account: &AccountId) -> QueryResult<()> {
+    // The account id's format admits no quote; doubling them anyway keeps
+    // this one literal whatever that format becomes.
+    let sql = format!(
+        "BEGIN; SELECT set_config('app.account_id', '{}', true)",
+        account.as_str().replace('\'', "''")
+    );
+    AnsiTransactionManager::begin_transaction_sql(conn, &sql).inspect_err(|_| {
+        // The server may have begun the transaction before the error: such
+        // a connection must not go back to the pool.
+        AnsiTransactionManager::transaction_manager_status_mut(conn).set_in_error();
+    })
+}
+
+/// Ends the transaction [`begin`] started: commits `outcome`'s success,
+/// rolls back its failure (as Diesel's own `transaction` does).
+pub fn finish<T, E>(conn: &mut PgConnection, outcome: Result<T, E>) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    match outcome {
+        Ok(value) => {
+            AnsiTransactionManager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(error) => match AnsiTransactionManager::rollback_transaction(conn) {
+            Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(error),
+            Err(rollback) => Err(rollback.into()),
+        },
+    }
+}
+
+fn in_transaction(conn: &mut PgConnection) -> bool {
+    matches!(
+        AnsiTransactionManager::transaction_manager_status_mut(conn).transaction_depth(),
+        Ok(Some(_))
+    )
+}
+
+/// Runs `work` in a transaction scoped to `account` (a savepoint when the
+/// connection is already in a transaction).
 pub fn in_tenant_transaction<T, E>(
     conn: &mut PgConnection,
     account: &AccountId,
@@ -58,20 +104,29 @@ pub fn in_tenant_transaction<T, E>(
 where
     E: From<diesel::result::Error>,
 {
-    conn.transaction(|conn| {
-        diesel::sql_query("SELECT set_config('app.account_id', $1, true)")
-            .bind::<Text, _>(account.as_str())
-            .execute(conn)?;
-        work(&mut TenantConn { conn, account })
-    })
+    if in_transaction(conn) {
+        return conn.transaction(|conn| {
+            diesel::sql_query("SELECT set_config('app.account_id', $1, true)")
+                .bind::<Text, _>(account.as_str())
+                .execute(conn)?;
+            work(&mut TenantConn { conn, account })
+        });
+    }
+    begin(conn, account)?;
+    let outcome = work(&mut TenantConn {
+        conn: &mut *conn,
+        account,
+    });
+    finish(conn, outcome)
 }
 
-/// An authenticated tenant: the account of the request, and the key that
-/// proved it.
+/// A tenant as the request claims it: the account, and the key to prove it
+/// with (checked in the request's transaction, see the module's comment).
 #[derive(Debug, Clone)]
 pub struct Tenant {
     account: AccountId,
-    key_id: ApiKeyId,
+    key: String,
+    request: HttpRequest,
 }
 
 /// The account of an authenticated request, kept in the request's
@@ -84,20 +139,43 @@ impl Tenant {
         &self.account
     }
 
-    pub fn key_id(&self) -> ApiKeyId {
-        self.key_id
-    }
-
     /// Runs `work` in one transaction scoped to this tenant, off the async
-    /// workers: all of a request's database work happens, or none of it.
+    /// workers, once the key has been checked in it: all of a request's
+    /// database work happens, or none of it. A failed key check is 401 and
+    /// runs nothing of `work`; so does every error `work` reports, which is
+    /// why handlers validate their input inside it.
     pub async fn transaction<T, F>(&self, db: &Database, work: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut TenantConn<'_>) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
         let account = self.account.clone();
-        db.run(move |conn| in_tenant_transaction(conn, &account, work))
-            .await
+        let key = self.key.clone();
+        let first_account = account.clone();
+        let (authenticated, outcome) = db
+            .run_after(
+                move |conn| begin(conn, &first_account),
+                move |conn| {
+                    let mut authenticated = false;
+                    let outcome = (|| {
+                        let mut tenant = TenantConn {
+                            conn: &mut *conn,
+                            account: &account,
+                        };
+                        api_key::authenticate(&mut tenant, &key)?.ok_or_else(unauthorized)?;
+                        authenticated = true;
+                        work(&mut tenant)
+                    })();
+                    Ok::<_, ApiError>((authenticated, finish(conn, outcome)))
+                },
+            )
+            .await?;
+        if authenticated {
+            self.request
+                .extensions_mut()
+                .insert(AuthenticatedAccount(self.account.clone()));
+        }
+        outcome
     }
 }
 
@@ -141,32 +219,20 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 
 impl FromRequest for Tenant {
     type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+    type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let request = req.clone();
-        Box::pin(async move {
-            let account = claimed_account(request.headers())?;
-            let key = bearer_token(request.headers())
-                .ok_or_else(unauthorized)?
-                .to_owned();
-            let state = request
-                .app_data::<web::Data<AppState>>()
-                .ok_or_else(|| ApiError::internal("the application state is missing"))?;
-            let checked = account.clone();
-            let key_id = state
-                .db
-                .run(move |conn| {
-                    in_tenant_transaction(conn, &checked, |conn| api_key::authenticate(conn, &key))
-                        .map_err(ApiError::from)
-                })
-                .await?
+        let claimed = claimed_account(req.headers()).and_then(|account| {
+            let key = bearer_token(req.headers())
+                .filter(|key| api_key::well_formed(key))
                 .ok_or_else(unauthorized)?;
-            request
-                .extensions_mut()
-                .insert(AuthenticatedAccount(account.clone()));
-            Ok(Tenant { account, key_id })
-        })
+            Ok(Tenant {
+                account,
+                key: key.to_owned(),
+                request: req.clone(),
+            })
+        });
+        ready(claimed)
     }
 }
 

@@ -2,11 +2,12 @@
 //! checks a connection out on the blocking thread pool, never on an async
 //! worker, and gives up after `DB_POOL_TIMEOUT_MS`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::web;
-use diesel::PgConnection;
-use diesel::r2d2::{ConnectionManager, Pool};
+use diesel::r2d2::{ConnectionManager, Pool, R2D2Connection};
+use diesel::{Connection, PgConnection, QueryResult};
 
 use crate::config::PoolConfig;
 
@@ -19,6 +20,9 @@ pub enum DbError {
     /// unreachable, or every connection is busy.
     #[error("no database connection available: {0}")]
     Unavailable(#[source] diesel::r2d2::PoolError),
+    /// A connection that failed its check could not be replaced.
+    #[error("could not reconnect to the database: {0}")]
+    Reconnect(#[source] diesel::ConnectionError),
     /// The blocking task died (it panicked) before it answered.
     #[error("the database task was lost")]
     TaskLost,
@@ -27,6 +31,10 @@ pub enum DbError {
 #[derive(Clone)]
 pub struct Database {
     pool: PgPool,
+    url: Arc<str>,
+    /// DB_POOL_TEST_ON_CHECKOUT: a checked-out connection's first statement
+    /// doubles as its check (see [`Database::run_after`]).
+    check_on_checkout: bool,
 }
 
 impl Database {
@@ -39,9 +47,14 @@ impl Database {
             .connection_timeout(config.timeout)
             .max_lifetime(Some(config.max_lifetime))
             .idle_timeout(Some(config.idle_timeout))
-            .test_on_check_out(config.test_on_checkout)
+            // Checked by their first statement instead: no extra round trip.
+            .test_on_check_out(false)
             .build_unchecked(ConnectionManager::new(url));
-        Self { pool }
+        Self {
+            pool,
+            url: url.into(),
+            check_on_checkout: config.test_on_checkout,
+        }
     }
 
     /// A small pool for occasional work (administration).
@@ -57,16 +70,47 @@ impl Database {
         Self::new(url, &config)
     }
 
-    /// Runs `work` with a pooled connection on the blocking thread pool.
+    /// Runs `work` with a pooled connection on the blocking thread pool
+    /// (checked first with `SELECT 1` when DB_POOL_TEST_ON_CHECKOUT is on).
     pub async fn run<T, E, F>(&self, work: F) -> Result<T, E>
     where
         F: FnOnce(&mut PgConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
-        E: From<DbError> + Send + 'static,
+        E: From<DbError> + From<diesel::result::Error> + Send + 'static,
+    {
+        let check = self.check_on_checkout;
+        self.run_after(move |conn| if check { conn.ping() } else { Ok(()) }, work)
+            .await
+    }
+
+    /// Runs `first`, then `work`, with one pooled connection on the blocking
+    /// thread pool.
+    ///
+    /// `first` is the connection's first statement and doubles as its check
+    /// (DB_POOL_TEST_ON_CHECKOUT): when it fails, the connection (which may
+    /// have sat in the pool while the server restarted) is replaced by a new
+    /// one and `first` runs again, so no request fails on a stale
+    /// connection, and a sound one costs no extra round trip.
+    pub async fn run_after<T, E, S, F>(&self, first: S, work: F) -> Result<T, E>
+    where
+        S: Fn(&mut PgConnection) -> QueryResult<()> + Send + 'static,
+        F: FnOnce(&mut PgConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + From<diesel::result::Error> + Send + 'static,
     {
         let pool = self.pool.clone();
+        let url = Arc::clone(&self.url);
+        let check = self.check_on_checkout;
         let task = web::block(move || {
             let mut conn = pool.get().map_err(DbError::Unavailable)?;
+            if let Err(error) = first(&mut conn) {
+                if !check {
+                    return Err(error.into());
+                }
+                log::debug!("replacing a pooled connection whose first statement failed: {error}");
+                *conn = PgConnection::establish(&url).map_err(DbError::Reconnect)?;
+                first(&mut conn)?;
+            }
             work(&mut conn)
         });
         task.await.unwrap_or_else(|_| Err(DbError::TaskLost.into()))

@@ -195,13 +195,13 @@ pub async fn list_customers(
     query: QueryParams<ListCustomersQuery>,
 ) -> Result<web::Json<List<CustomerView>>, ApiError> {
     let query = query.0;
-    let page = page_request(query.limit, query.after)?;
-    let search = OptionalText::<200>::parse(query.q.as_deref())
-        .map_err(|message| ApiError::bad_request(format!("Query parameter q {message}")))?
-        .into_inner();
-    let filter = CustomerFilter { search };
     let page = tenant
         .transaction(&state.db, move |conn| {
+            let page = page_request(query.limit, query.after)?;
+            let search = OptionalText::<200>::parse(query.q.as_deref())
+                .map_err(|message| ApiError::bad_request(format!("Query parameter q {message}")))?
+                .into_inner();
+            let filter = CustomerFilter { search };
             Ok(customer::list(conn, &filter, &page)?)
         })
         .await?;
@@ -228,14 +228,11 @@ pub async fn create_customer(
     post: IdempotentPost,
     body: JsonBody<CustomerCreate>,
 ) -> Result<HttpResponse, ApiError> {
-    let fields = body.value.parse()?;
-    post.respond(
-        &tenant,
-        &state.db,
-        &body.raw,
-        StatusCode::CREATED,
-        move |conn| Ok(CustomerView::from(customer::create(conn, &fields)?)),
-    )
+    let JsonBody { value, raw } = body;
+    post.respond(&tenant, &state.db, &raw, StatusCode::CREATED, move |conn| {
+        let fields = value.parse()?;
+        Ok(CustomerView::from(customer::create(conn, &fields)?))
+    })
     .await
 }
 
@@ -279,9 +276,10 @@ pub async fn update_customer(
     state: web::Data<AppState>,
     body: JsonBody<CustomerPatch>,
 ) -> Result<web::Json<CustomerView>, ApiError> {
-    let changes = body.value.parse()?;
+    let patch = body.value;
     let updated = tenant
         .transaction(&state.db, move |conn| {
+            let changes = patch.parse()?;
             Ok(customer::update(conn, id, &changes)?)
         })
         .await?

@@ -310,6 +310,9 @@ impl From<DbError> for ApiError {
             DbError::Unavailable(cause) => Self::Unavailable {
                 detail: format!("The database is unavailable ({cause}); retry shortly"),
             },
+            DbError::Reconnect(cause) => Self::Unavailable {
+                detail: format!("The database is unavailable ({cause}); retry shortly"),
+            },
             DbError::TaskLost => Self::internal("the database task was lost"),
         }
     }

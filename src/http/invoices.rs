@@ -352,10 +352,10 @@ pub async fn list_invoices(
     query: QueryParams<ListInvoicesQuery>,
 ) -> Result<web::Json<List<InvoiceView>>, ApiError> {
     let query = query.0;
-    let page = page_request(query.limit, query.after)?;
-    let filter = query.filter()?;
     let page = tenant
         .transaction(&state.db, move |conn| {
+            let page = page_request(query.limit, query.after)?;
+            let filter = query.filter()?;
             Ok(invoicing::list_invoices(conn, &filter, &page)?)
         })
         .await?;
@@ -382,18 +382,13 @@ pub async fn create_invoice(
     post: IdempotentPost,
     body: JsonBody<InvoiceCreate>,
 ) -> Result<HttpResponse, ApiError> {
-    let (fields, lines) = body.value.parse()?;
-    post.respond(
-        &tenant,
-        &state.db,
-        &body.raw,
-        StatusCode::CREATED,
-        move |conn| {
-            Ok(InvoiceView::from(invoicing::create_invoice(
-                conn, &fields, &lines,
-            )?))
-        },
-    )
+    let JsonBody { value, raw } = body;
+    post.respond(&tenant, &state.db, &raw, StatusCode::CREATED, move |conn| {
+        let (fields, lines) = value.parse()?;
+        Ok(InvoiceView::from(invoicing::create_invoice(
+            conn, &fields, &lines,
+        )?))
+    })
     .await
 }
 
@@ -436,9 +431,10 @@ pub async fn update_invoice(
     state: web::Data<AppState>,
     body: JsonBody<InvoicePatch>,
 ) -> Result<web::Json<InvoiceView>, ApiError> {
-    let changes = body.value.parse()?;
+    let patch = body.value;
     let full = tenant
         .transaction(&state.db, move |conn| {
+            let changes = patch.parse()?;
             Ok(invoicing::update_invoice(conn, id, &changes)?)
         })
         .await?;

@@ -235,17 +235,14 @@ pub async fn add_item(
     post: IdempotentPost,
     body: JsonBody<ItemCreate>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut v = Validation::new();
-    let Some(line) = body.value.parse_into(&mut v) else {
-        return Err(v.into_errors().into());
-    };
-    post.respond(
-        &tenant,
-        &state.db,
-        &body.raw,
-        StatusCode::CREATED,
-        move |conn| Ok(ItemView::from(invoicing::add_item(conn, invoice, &line)?)),
-    )
+    let JsonBody { value, raw } = body;
+    post.respond(&tenant, &state.db, &raw, StatusCode::CREATED, move |conn| {
+        let mut v = Validation::new();
+        let Some(line) = value.parse_into(&mut v) else {
+            return Err(v.into_errors().into());
+        };
+        Ok(ItemView::from(invoicing::add_item(conn, invoice, &line)?))
+    })
     .await
 }
 
@@ -298,9 +295,10 @@ pub async fn update_item(
     state: web::Data<AppState>,
     body: JsonBody<ItemPatch>,
 ) -> Result<web::Json<ItemView>, ApiError> {
-    let patch = body.value.parse()?;
+    let patch = body.value;
     let updated = tenant
         .transaction(&state.db, move |conn| {
+            let patch = patch.parse()?;
             Ok(invoicing::update_item(conn, invoice, item, &patch)?)
         })
         .await?;

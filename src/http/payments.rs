@@ -144,9 +144,10 @@ pub async fn list_invoice_payments(
     state: web::Data<AppState>,
     query: QueryParams<ListInvoicePaymentsQuery>,
 ) -> Result<web::Json<List<PaymentView>>, ApiError> {
-    let page = page_request(query.0.limit, query.0.after)?;
+    let query = query.0;
     let page = tenant
         .transaction(&state.db, move |conn| {
+            let page = page_request(query.limit, query.after)?;
             Ok(invoicing::invoice_payments(conn, invoice, &page)?)
         })
         .await?;
@@ -177,18 +178,13 @@ pub async fn record_payment(
     post: IdempotentPost,
     body: JsonBody<PaymentCreate>,
 ) -> Result<HttpResponse, ApiError> {
-    let fields = body.value.parse()?;
-    post.respond(
-        &tenant,
-        &state.db,
-        &body.raw,
-        StatusCode::CREATED,
-        move |conn| {
-            Ok(PaymentView::from(invoicing::record_payment(
-                conn, invoice, &fields,
-            )?))
-        },
-    )
+    let JsonBody { value, raw } = body;
+    post.respond(&tenant, &state.db, &raw, StatusCode::CREATED, move |conn| {
+        let fields = value.parse()?;
+        Ok(PaymentView::from(invoicing::record_payment(
+            conn, invoice, &fields,
+        )?))
+    })
     .await
 }
 
@@ -204,18 +200,20 @@ pub async fn list_payments(
     state: web::Data<AppState>,
     query: QueryParams<ListPaymentsQuery>,
 ) -> Result<web::Json<List<PaymentView>>, ApiError> {
-    let page = page_request(query.0.limit, query.0.after)?;
-    let invoice = query
-        .0
-        .invoice_id
-        .map(|id| {
-            InvoiceId::from_i64(id).ok_or_else(|| {
-                ApiError::bad_request("Query parameter invoice_id must be a positive integer")
-            })
-        })
-        .transpose()?;
+    let query = query.0;
     let page = tenant
         .transaction(&state.db, move |conn| {
+            let page = page_request(query.limit, query.after)?;
+            let invoice = query
+                .invoice_id
+                .map(|id| {
+                    InvoiceId::from_i64(id).ok_or_else(|| {
+                        ApiError::bad_request(
+                            "Query parameter invoice_id must be a positive integer",
+                        )
+                    })
+                })
+                .transpose()?;
             Ok(invoicing::list_payments(conn, invoice, &page)?)
         })
         .await?;

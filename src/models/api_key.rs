@@ -13,6 +13,7 @@ use diesel::prelude::*;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::fragments::KeyUseIsStale;
 use crate::domain::{ApiKeyId, Name, RowId};
 use crate::schema::api_keys;
 use crate::tenant::TenantConn;
@@ -23,7 +24,17 @@ const PREFIX_LEN: usize = KEY_PREFIX.len() + 8;
 
 /// How stale `last_used_at` may get before a request refreshes it: writing
 /// it on every request would serialise an account's requests on its key row.
-const LAST_USED_RESOLUTION: &str = "1 minute";
+macro_rules! last_used_resolution {
+    () => {
+        "1 minute"
+    };
+}
+const LAST_USED_RESOLUTION: &str = last_used_resolution!();
+pub(super) const LAST_USED_RESOLUTION_SQL: &str = concat!(
+    "coalesce(last_used_at < now() - interval '",
+    last_used_resolution!(),
+    "', true)"
+);
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = api_keys, check_for_backend(diesel::pg::Pg))]
@@ -69,7 +80,7 @@ fn generate_secret() -> String {
 }
 
 /// Whether `presented` has the shape of one of our keys.
-fn well_formed(presented: &str) -> bool {
+pub fn well_formed(presented: &str) -> bool {
     presented.len() == KEY_PREFIX.len() + 2 * RANDOM_BYTES
         && presented.starts_with(KEY_PREFIX)
         && presented[KEY_PREFIX.len()..]
@@ -94,33 +105,36 @@ pub fn create(conn: &mut TenantConn<'_>, name: &Name) -> QueryResult<IssuedKey> 
 }
 
 /// The id of the live key of the connection's account that `presented` is,
-/// if any. Touches `last_used_at` (at most once a minute).
+/// if any. Refreshes `last_used_at` when it is older than a minute (one
+/// extra statement, at most once a minute per key).
 pub fn authenticate(conn: &mut TenantConn<'_>, presented: &str) -> QueryResult<Option<ApiKeyId>> {
     if !well_formed(presented) {
         return Ok(None);
     }
     let account_id = conn.account_id().to_owned();
-    let candidates: Vec<(i64, Vec<u8>)> = api_keys::table
+    let candidates: Vec<(i64, Vec<u8>, bool)> = api_keys::table
         .filter(api_keys::account_id.eq(&account_id))
         .filter(api_keys::prefix.eq(&presented[..PREFIX_LEN]))
         .filter(api_keys::revoked_at.is_null())
-        .select((api_keys::id, api_keys::key_hash))
+        .select((api_keys::id, api_keys::key_hash, KeyUseIsStale))
         .load(conn.pg())?;
     let presented_hash = hash(presented);
-    let Some((id, _)) = candidates
+    let Some((id, _, stale)) = candidates
         .into_iter()
-        .find(|(_, stored)| bool::from(stored.as_slice().ct_eq(&presented_hash)))
+        .find(|(_, stored, _)| bool::from(stored.as_slice().ct_eq(&presented_hash)))
     else {
         return Ok(None);
     };
-    diesel::sql_query(format!(
-        "UPDATE api_keys SET last_used_at = now()
-         WHERE account_id = $1 AND id = $2
-           AND (last_used_at IS NULL OR last_used_at < now() - interval '{LAST_USED_RESOLUTION}')"
-    ))
-    .bind::<diesel::sql_types::Text, _>(&account_id)
-    .bind::<diesel::sql_types::BigInt, _>(id)
-    .execute(conn.pg())?;
+    if stale {
+        diesel::sql_query(format!(
+            "UPDATE api_keys SET last_used_at = now()
+             WHERE account_id = $1 AND id = $2
+               AND (last_used_at IS NULL OR last_used_at < now() - interval '{LAST_USED_RESOLUTION}')"
+        ))
+        .bind::<diesel::sql_types::Text, _>(&account_id)
+        .bind::<diesel::sql_types::BigInt, _>(id)
+        .execute(conn.pg())?;
+    }
     Ok(Some(ApiKeyId::from_db(id)))
 }
 

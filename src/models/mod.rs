@@ -5,6 +5,7 @@
 pub mod account;
 pub mod api_key;
 pub mod customer;
+mod fragments;
 pub mod idempotency_key;
 pub mod invoice;
 pub mod invoice_item;

@@ -65,7 +65,9 @@ async fn every_failed_authentication_gets_one_and_the_same_401() {
     let path = format!("/admin/accounts/acme/api-keys/{}", revoked["id"]);
     assert_eq!(app.admin(Method::DELETE, &path, None).await.status, 204);
 
-    let wrong = format!("{}0", &acme.key[..acme.key.len() - 1]);
+    // The right key with its last digit changed (to another digit).
+    let (stem, last) = acme.key.split_at(acme.key.len() - 1);
+    let wrong = format!("{stem}{}", if last == "0" { "1" } else { "0" });
     let cases: Vec<(&str, Option<String>)> = vec![
         ("unknown account", Some(format!("Bearer {}", acme.key))),
         ("no key", None),
@@ -122,6 +124,42 @@ async fn authentication_comes_before_the_body_and_the_path() {
         .uri("/v1/customers/abc")
         .insert_header(("X-Account-Id", "acme"));
     app.call(request).await.problem(401);
+}
+
+#[actix_web::test]
+async fn a_wrong_key_is_401_even_for_a_request_that_is_invalid_too() {
+    // The key is checked in the request's transaction, before the handler
+    // validates anything: its validation answers are for tenants only.
+    let app = spawn().await;
+    let acme = app.tenant("acme").await;
+    let (stem, last) = acme.key.split_at(acme.key.len() - 1);
+    let wrong = format!("Bearer {stem}{}", if last == "0" { "1" } else { "0" });
+    let invalid_body = TestRequest::post()
+        .uri("/v1/customers")
+        .insert_header(("X-Account-Id", "acme"))
+        .insert_header(("Authorization", wrong.as_str()))
+        .set_json(json!({"name": "", "email": "x".repeat(300)}));
+    app.call(invalid_body).await.problem(401);
+    let invalid_query = TestRequest::get()
+        .uri("/v1/invoices?limit=0&issued_from=2026-02-30")
+        .insert_header(("X-Account-Id", "acme"))
+        .insert_header(("Authorization", wrong.as_str()));
+    app.call(invalid_query).await.problem(401);
+    let unknown_account = TestRequest::post()
+        .uri("/v1/invoices")
+        .insert_header(("X-Account-Id", "nobody"))
+        .insert_header(("Authorization", format!("Bearer {}", acme.key)))
+        .set_json(json!({"customer_id": 1, "currency": "euro"}));
+    app.call(unknown_account).await.problem(401);
+    assert_eq!(app.count("customers"), 0);
+    assert_eq!(app.count("invoices"), 0);
+    // With the right key, the same body gets its validation answer.
+    let request = TestRequest::post()
+        .uri("/v1/customers")
+        .insert_header(("X-Account-Id", "acme"))
+        .insert_header(("Authorization", format!("Bearer {}", acme.key)))
+        .set_json(json!({"name": ""}));
+    app.call(request).await.problem(422);
 }
 
 #[actix_web::test]

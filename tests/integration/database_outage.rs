@@ -8,7 +8,10 @@ use diesel::{Connection, PgConnection};
 use invoiced::domain::{AccountId, Name};
 use invoiced::local_postgres::{Binaries, ClusterOptions, Listen, LocalPostgres, SUPERUSER};
 
-use crate::harness::app::{config_for, spawn_with};
+use futures_util::future::join_all;
+
+use crate::harness::TestDatabase;
+use crate::harness::app::{config_for, spawn, spawn_with, test_config};
 use crate::harness::server::{APP_PASSWORD, OWNER_PASSWORD, run_setup_script, server};
 
 #[actix_web::test]
@@ -85,4 +88,54 @@ async fn a_stopped_database_gives_503_quickly_and_the_service_recovers_when_it_r
         actix_web::rt::time::sleep(Duration::from_millis(100)).await;
     }
     app.call(TestRequest::get().uri("/ready")).await.ok(200);
+}
+
+/// Ends every connection the app has open to its database, as a restarted
+/// server or an idle-connection killer would.
+fn drop_app_connections(app_db: &crate::harness::database::TestDatabase) -> i64 {
+    crate::harness::scalar(
+        &mut app_db.superuser_conn(),
+        "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity
+         WHERE usename = 'invoiced_app' AND datname = current_database()",
+    )
+    .as_i64()
+    .unwrap()
+}
+
+#[actix_web::test]
+async fn a_pooled_connection_the_server_dropped_is_replaced_before_a_request_uses_it() {
+    let app = spawn().await;
+    let acme = app.tenant("acme").await;
+    // Concurrent requests, so that the pool opens several connections.
+    let replies = join_all((0..8).map(|_| app.get(&acme, "/v1/customers"))).await;
+    assert!(replies.iter().all(|reply| reply.status == 200));
+    assert!(drop_app_connections(app.db()) >= 1);
+    // Every request lands on a connection the server has closed, and still
+    // succeeds: its first statement found the connection dead, and it was
+    // replaced before anything of the request ran.
+    let replies = join_all((0..8).map(|_| app.get(&acme, "/v1/customers"))).await;
+    for reply in &replies {
+        reply.ok(200);
+    }
+    for _ in 0..8 {
+        app.get(&acme, "/v1/customers").await.ok(200);
+    }
+}
+
+#[actix_web::test]
+async fn without_the_checkout_check_a_dropped_connection_fails_one_request_with_503() {
+    let db = TestDatabase::new();
+    let mut config = test_config(&db, true);
+    config.pool.max_size = 1;
+    config.pool.min_idle = 1;
+    config.pool.test_on_checkout = false;
+    let app = spawn_with(Some(db), config).await;
+    let acme = app.tenant("acme").await;
+    app.get(&acme, "/v1/customers").await.ok(200);
+    assert_eq!(drop_app_connections(app.db()), 1);
+    let reply = app.get(&acme, "/v1/customers").await;
+    assert!(reply.header("retry-after").is_some());
+    reply.problem(503);
+    // The broken connection is not reused: the next request gets a new one.
+    app.get(&acme, "/v1/customers").await.ok(200);
 }
