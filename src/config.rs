@@ -215,14 +215,14 @@ impl Config {
         let database = DatabaseUrls::from_source(source);
         database.app()?;
         let admin_token = read(source, "ADMIN_TOKEN");
-        if let Some(token) = &admin_token {
-            if token.len() < ADMIN_TOKEN_MIN_LEN {
-                return Err(ConfigError::Invalid {
-                    var: "ADMIN_TOKEN",
-                    value: "(hidden)".into(),
-                    expected: format!("at least {ADMIN_TOKEN_MIN_LEN} characters"),
-                });
-            }
+        if let Some(token) = &admin_token
+            && token.len() < ADMIN_TOKEN_MIN_LEN
+        {
+            return Err(ConfigError::Invalid {
+                var: "ADMIN_TOKEN",
+                value: "(hidden)".into(),
+                expected: format!("at least {ADMIN_TOKEN_MIN_LEN} characters"),
+            });
         }
         let request_body_limit: usize =
             parse(source, "REQUEST_BODY_LIMIT", "a number of bytes")?.unwrap_or(262_144);

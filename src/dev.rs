@@ -70,10 +70,10 @@ impl Secrets {
     /// The stored value of `name`, or a new random one, stored.
     fn get_or_create(&self, name: &str) -> Result<String, DevError> {
         let path = self.dir.join(name);
-        if let Ok(value) = fs::read_to_string(&path) {
-            if !value.trim().is_empty() {
-                return Ok(value.trim().to_owned());
-            }
+        if let Ok(value) = fs::read_to_string(&path)
+            && !value.trim().is_empty()
+        {
+            return Ok(value.trim().to_owned());
         }
         let mut bytes = [0u8; 18];
         getrandom::fill(&mut bytes).map_err(|e| DevError::Io {

@@ -158,13 +158,13 @@ fn parse_optional_date(date: Option<&str>) -> Result<Option<NaiveDate>, String> 
 }
 
 fn due_not_before_issue(v: &mut Validation, issue: Option<NaiveDate>, due: Option<NaiveDate>) {
-    if let (Some(issue), Some(due)) = (issue, due) {
-        if due < issue {
-            v.reject(
-                "due_date",
-                format!("must not be before issue_date ({issue})"),
-            );
-        }
+    if let (Some(issue), Some(due)) = (issue, due)
+        && due < issue
+    {
+        v.reject(
+            "due_date",
+            format!("must not be before issue_date ({issue})"),
+        );
     }
 }
 

@@ -461,14 +461,14 @@ fn invoice_fields(
             normalize::text(&legacy.number, 100),
         )
         .flatten();
-    if let (Some(number), Some(first)) = (&number, legacy.number_first_id) {
-        if first != legacy.id {
-            p.add(
-                "number",
-                number.clone(),
-                format!("duplicates the number of invoices row {first}, which keeps it"),
-            );
-        }
+    if let (Some(number), Some(first)) = (&number, legacy.number_first_id)
+        && first != legacy.id
+    {
+        p.add(
+            "number",
+            number.clone(),
+            format!("duplicates the number of invoices row {first}, which keeps it"),
+        );
     }
     let status = p.check("status", &legacy.status, normalize::status(&legacy.status));
     let currency = p.check(
@@ -486,14 +486,14 @@ fn invoice_fields(
         &legacy.due_date,
         normalize::date(&legacy.due_date),
     );
-    if let (Some(Some(issue)), Some(Some(due))) = (issue_date, due_date) {
-        if due < issue {
-            p.add(
-                "due_date",
-                legacy.due_date.shown(),
-                format!("is before the issue date ({issue})"),
-            );
-        }
+    if let (Some(Some(issue)), Some(Some(due))) = (issue_date, due_date)
+        && due < issue
+    {
+        p.add(
+            "due_date",
+            legacy.due_date.shown(),
+            format!("is before the issue date ({issue})"),
+        );
     }
     let notes = p.check("notes", &legacy.notes, normalize::text(&legacy.notes, 5000));
     let (created_at, updated_at) =

@@ -196,14 +196,14 @@ impl Writer {
     }
 
     fn flush(&mut self, table: &'static str) {
-        if let Some((columns, rows)) = self.pending.get_mut(table) {
-            if !rows.is_empty() {
-                let sql = format!("INSERT INTO {table} ({columns}) VALUES {}", rows.join(", "));
-                self.conn
-                    .batch_execute(&sql)
-                    .unwrap_or_else(|e| panic!("{e}: {}", &sql[..sql.len().min(300)]));
-                rows.clear();
-            }
+        if let Some((columns, rows)) = self.pending.get_mut(table)
+            && !rows.is_empty()
+        {
+            let sql = format!("INSERT INTO {table} ({columns}) VALUES {}", rows.join(", "));
+            self.conn
+                .batch_execute(&sql)
+                .unwrap_or_else(|e| panic!("{e}: {}", &sql[..sql.len().min(300)]));
+            rows.clear();
         }
     }
 

@@ -93,13 +93,13 @@ fn every_route_registered_in_the_source_is_documented() {
                 "SwaggerUi::new(",
                 "web::scope(",
             ] {
-                if let Some(rest) = line.split(call).nth(1) {
-                    if let Some(path) = rest.strip_prefix('"').and_then(|r| r.split('"').next()) {
-                        assert!(
-                            UNDOCUMENTED.contains(&path),
-                            "{path} is registered outside utoipa, undocumented"
-                        );
-                    }
+                if let Some(rest) = line.split(call).nth(1)
+                    && let Some(path) = rest.strip_prefix('"').and_then(|r| r.split('"').next())
+                {
+                    assert!(
+                        UNDOCUMENTED.contains(&path),
+                        "{path} is registered outside utoipa, undocumented"
+                    );
                 }
             }
         }

@@ -29,13 +29,13 @@ fn template() -> &'static str {
 /// Drops the template when the tests ran against an external server (a
 /// private cluster is deleted whole).
 pub fn drop_template_at_exit() {
-    if let Some(name) = TEMPLATE.get() {
-        if let Ok(mut conn) = PgConnection::establish(&server().url(None, "postgres")) {
-            let _ = diesel::RunQueryDsl::execute(
-                diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")),
-                &mut conn,
-            );
-        }
+    if let Some(name) = TEMPLATE.get()
+        && let Ok(mut conn) = PgConnection::establish(&server().url(None, "postgres"))
+    {
+        let _ = diesel::RunQueryDsl::execute(
+            diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")),
+            &mut conn,
+        );
     }
 }
 

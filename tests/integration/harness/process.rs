@@ -64,6 +64,20 @@ impl RunningService {
         self.output.lock().unwrap().join("\n")
     }
 
+    /// The output once it has a line for which `wanted` holds. (stdout and
+    /// stderr are read by two threads: a line on one may arrive after a
+    /// later line on the other.)
+    pub fn output_with(&self, wanted: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let output = self.output();
+            if output.lines().any(&wanted) || Instant::now() > deadline {
+                return output;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn signal(&self, signal: libc::c_int) {
         // SAFETY: signalling our own child.
         unsafe { libc::kill(self.child.id() as libc::pid_t, signal) };
