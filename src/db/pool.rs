@@ -1,13 +1,21 @@
 //! The r2d2 pool, and the one way request handlers reach it: [`Database::run`]
 //! checks a connection out on the blocking thread pool, never on an async
 //! worker, and gives up after `DB_POOL_TIMEOUT_MS`.
+//!
+//! Requests wait for a connection in a first-come, first-served queue (a
+//! semaphore with one permit per connection) before they take a blocking
+//! thread: r2d2's own wait lets a newcomer take a returned connection ahead
+//! of the threads already waiting, which under load starves some requests
+//! for hundreds of milliseconds.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix_web::web;
 use diesel::r2d2::{ConnectionManager, Pool, R2D2Connection};
 use diesel::{Connection, PgConnection, QueryResult};
+use tokio::sync::Semaphore;
+use tokio::time::timeout;
 
 use crate::config::PoolConfig;
 
@@ -20,6 +28,9 @@ pub enum DbError {
     /// unreachable, or every connection is busy.
     #[error("no database connection available: {0}")]
     Unavailable(#[source] diesel::r2d2::PoolError),
+    /// Every connection stayed busy for the whole pool timeout.
+    #[error("every database connection stayed busy for {0:?}")]
+    Busy(Duration),
     /// A connection that failed its check could not be replaced.
     #[error("could not reconnect to the database: {0}")]
     Reconnect(#[source] diesel::ConnectionError),
@@ -31,6 +42,9 @@ pub enum DbError {
 #[derive(Clone)]
 pub struct Database {
     pool: PgPool,
+    /// One permit per connection; see the module's comment.
+    turns: Arc<Semaphore>,
+    timeout: Duration,
     url: Arc<str>,
     /// DB_POOL_TEST_ON_CHECKOUT: a checked-out connection's first statement
     /// doubles as its check (see [`Database::run_after`]).
@@ -52,6 +66,8 @@ impl Database {
             .build_unchecked(ConnectionManager::new(url));
         Self {
             pool,
+            turns: Arc::new(Semaphore::new(config.max_size as usize)),
+            timeout: config.timeout,
             url: url.into(),
             check_on_checkout: config.test_on_checkout,
         }
@@ -98,11 +114,18 @@ impl Database {
         T: Send + 'static,
         E: From<DbError> + From<diesel::result::Error> + Send + 'static,
     {
+        let queued = Instant::now();
+        let turn = match timeout(self.timeout, Arc::clone(&self.turns).acquire_owned()).await {
+            Ok(Ok(turn)) => turn,
+            _ => return Err(DbError::Busy(self.timeout).into()),
+        };
+        let remaining = self.timeout.saturating_sub(queued.elapsed());
         let pool = self.pool.clone();
         let url = Arc::clone(&self.url);
         let check = self.check_on_checkout;
         let task = web::block(move || {
-            let mut conn = pool.get().map_err(DbError::Unavailable)?;
+            let _turn = turn;
+            let mut conn = pool.get_timeout(remaining).map_err(DbError::Unavailable)?;
             if let Err(error) = first(&mut conn) {
                 if !check {
                     return Err(error.into());

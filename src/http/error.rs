@@ -310,6 +310,12 @@ impl From<DbError> for ApiError {
             DbError::Unavailable(cause) => Self::Unavailable {
                 detail: format!("The database is unavailable ({cause}); retry shortly"),
             },
+            DbError::Busy(waited) => Self::Unavailable {
+                detail: format!(
+                    "Every database connection stayed busy for {} ms; retry shortly",
+                    waited.as_millis()
+                ),
+            },
             DbError::Reconnect(cause) => Self::Unavailable {
                 detail: format!("The database is unavailable ({cause}); retry shortly"),
             },

@@ -1,9 +1,11 @@
-//! When the database goes away the service answers 503 quickly, and when it
-//! comes back the service recovers without a restart.
+//! When the database goes away, or every connection is busy, the service
+//! answers 503 quickly; when it comes back the service recovers without a
+//! restart; a connection the server dropped never fails a request.
 
 use std::time::{Duration, Instant};
 
 use actix_web::test::TestRequest;
+use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
 use invoiced::domain::{AccountId, Name};
 use invoiced::local_postgres::{Binaries, ClusterOptions, Listen, LocalPostgres, SUPERUSER};
@@ -137,5 +139,58 @@ async fn without_the_checkout_check_a_dropped_connection_fails_one_request_with_
     assert!(reply.header("retry-after").is_some());
     reply.problem(503);
     // The broken connection is not reused: the next request gets a new one.
+    app.get(&acme, "/v1/customers").await.ok(200);
+}
+
+#[actix_web::test]
+async fn with_every_connection_busy_a_request_gets_503_after_the_pool_timeout() {
+    let db = TestDatabase::new();
+    let mut config = test_config(&db, true);
+    config.pool.max_size = 1;
+    config.pool.min_idle = 1;
+    config.pool.timeout = Duration::from_millis(300);
+    let app = spawn_with(Some(db), config).await;
+    let acme = app.tenant("acme").await;
+    let customer = app.customer(&acme, "Ann").await;
+
+    // The pool's one connection waits on a row lock inside a PATCH.
+    let mut blocker = app.db().owner_conn();
+    blocker
+        .batch_execute(&format!(
+            "BEGIN; SELECT * FROM customers WHERE account_id = 'acme' AND id = {customer} FOR UPDATE"
+        ))
+        .unwrap();
+    let path = format!("/v1/customers/{customer}");
+    let patch = app.patch(&acme, &path, serde_json::json!({"name": "Ann B"}));
+    let probe = async {
+        let mut watcher = app.db().superuser_conn();
+        while crate::harness::scalar(
+            &mut watcher,
+            "SELECT count(*) AS n FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        ) != 1
+        {
+            actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+        }
+        let started = Instant::now();
+        let reply = app.get(&acme, "/v1/customers").await;
+        let waited = started.elapsed();
+        blocker.batch_execute("COMMIT").unwrap();
+        (reply, waited)
+    };
+    let (patched, (busy, waited)) = futures_util::future::join(patch, probe).await;
+
+    let problem = busy.problem(503);
+    assert!(
+        problem["detail"].as_str().unwrap().contains("busy"),
+        "{problem}"
+    );
+    assert!(busy.header("retry-after").is_some());
+    assert!(
+        waited >= Duration::from_millis(300) && waited < Duration::from_secs(3),
+        "answered after {waited:?} with a 300 ms pool timeout"
+    );
+    // The request that held the connection finishes, and the pool serves again.
+    assert_eq!(patched.ok(200)["name"], "Ann B");
     app.get(&acme, "/v1/customers").await.ok(200);
 }
