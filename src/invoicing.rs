@@ -194,25 +194,27 @@ pub fn create_invoice(
     })
 }
 
+/// An invoice with its lines and amounts: two statements.
 pub fn get_invoice(conn: &mut TenantConn<'_>, id: InvoiceId) -> Result<FullInvoice> {
-    let invoice = invoice::find(conn, id)?.ok_or(InvoicingError::InvoiceNotFound(id))?;
-    full(conn, invoice)
+    let (invoice, paid) =
+        invoice::find_with_amount_paid(conn, id)?.ok_or(InvoicingError::InvoiceNotFound(id))?;
+    let items = invoice_item::for_invoice(conn, id)?;
+    let totals = totals_of(&items, paid);
+    Ok(FullInvoice {
+        invoice,
+        items,
+        totals,
+    })
 }
 
-/// A page of invoices with their derived amounts: three queries whatever
+/// A page of invoices with their derived amounts: one statement whatever
 /// the page size.
 pub fn list_invoices(
     conn: &mut TenantConn<'_>,
     filter: &InvoiceFilter,
     page: &PageRequest,
 ) -> Result<Page<(Invoice, Totals)>> {
-    let invoices = invoice::list(conn, filter, page)?;
-    let ids: Vec<i64> = invoices.rows.iter().map(|invoice| invoice.id).collect();
-    let mut totals = invoice::totals(conn, &ids)?;
-    Ok(invoices.map(|invoice| {
-        let amounts = totals.remove(&invoice.id).unwrap_or_else(Totals::none);
-        (invoice, amounts)
-    }))
+    Ok(invoice::list(conn, filter, page)?)
 }
 
 pub fn update_invoice(
@@ -369,9 +371,7 @@ pub fn record_payment(
             reason: "payments are recorded on issued invoices only",
         });
     }
-    let items = invoice_item::for_invoice(conn, id)?;
-    let totals = totals_of(&items, invoice::amount_paid(conn, id)?);
-    let balance = totals.balance_due();
+    let balance = invoice::totals(conn, id)?.balance_due();
     if fields.amount > balance {
         return Err(InvoicingError::Overpayment {
             amount: fields.amount.clone(),

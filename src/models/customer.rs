@@ -49,8 +49,10 @@ impl CustomerChanges {
     }
 }
 
+// NULL for None (not DEFAULT): an insert that may say DEFAULT varies its
+// SQL with the data, so Diesel would not keep it prepared.
 #[derive(Insertable)]
-#[diesel(table_name = customers)]
+#[diesel(table_name = customers, treat_none_as_default_value = false)]
 struct NewCustomer<'a> {
     account_id: &'a str,
     name: &'a str,

@@ -1,5 +1,6 @@
 //! Fixed pieces of SQL that Diesel's query builder cannot express
-//! (interval arithmetic), as expressions with a static query id.
+//! (correlated subqueries, interval arithmetic), as expressions with a
+//! static query id.
 //!
 //! A `diesel::dsl::sql` literal would do the same, but it opts its whole
 //! query out of Diesel's prepared-statement cache: PostgreSQL would parse
@@ -9,11 +10,12 @@
 use diesel::expression::{AppearsOnTable, Expression, SelectableExpression, ValidGrouping};
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
-use diesel::sql_types::Bool;
+use diesel::sql_types::{Bool, Nullable, Numeric, Timestamptz};
 use diesel::{QueryResult, expression::is_aggregate};
 
 use crate::models::api_key::LAST_USED_RESOLUTION_SQL;
-use crate::schema::api_keys;
+use crate::models::idempotency_key::RETENTION_SQL;
+use crate::schema::{api_keys, idempotency_keys, invoices};
 
 macro_rules! fixed_sql {
     ($(#[$doc:meta])* $name:ident: $sql_type:ty, on $table:ty, $sql:expr) => {
@@ -42,7 +44,34 @@ macro_rules! fixed_sql {
 }
 
 fixed_sql!(
+    /// Σ of the invoice's line subtotals (NULL without lines).
+    ItemsSubtotal: Nullable<Numeric>, on invoices::table,
+    "(SELECT sum(l.subtotal) FROM invoice_items l \
+      WHERE l.account_id = invoices.account_id AND l.invoice_id = invoices.id)"
+);
+
+fixed_sql!(
+    /// Σ of the invoice's line taxes (NULL without lines).
+    ItemsTax: Nullable<Numeric>, on invoices::table,
+    "(SELECT sum(l.tax) FROM invoice_items l \
+      WHERE l.account_id = invoices.account_id AND l.invoice_id = invoices.id)"
+);
+
+fixed_sql!(
+    /// Σ of the invoice's payments (NULL without payments).
+    PaymentsSum: Nullable<Numeric>, on invoices::table,
+    "(SELECT sum(p.amount) FROM payments p \
+      WHERE p.account_id = invoices.account_id AND p.invoice_id = invoices.id)"
+);
+
+fixed_sql!(
     /// Whether the key's `last_used_at` is due for a refresh.
     KeyUseIsStale: Bool, on api_keys::table,
     LAST_USED_RESOLUTION_SQL
+);
+
+fixed_sql!(
+    /// The oldest `created_at` a stored response may have and still count.
+    RetentionStart: Timestamptz, on idempotency_keys::table,
+    RETENTION_SQL
 );

@@ -4,11 +4,18 @@
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Text};
 
+use super::fragments::RetentionStart;
 use crate::schema::idempotency_keys;
 use crate::tenant::TenantConn;
 
 /// How long a key is remembered.
-pub const RETENTION: &str = "24 hours";
+macro_rules! retention {
+    () => {
+        "24 hours"
+    };
+}
+pub const RETENTION: &str = retention!();
+pub(super) const RETENTION_SQL: &str = concat!("now() - interval '", retention!(), "'");
 
 /// A response stored under a key.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -55,11 +62,7 @@ pub fn find(conn: &mut TenantConn<'_>, key: &str) -> QueryResult<Option<StoredRe
     let account_id = conn.account_id().to_owned();
     idempotency_keys::table
         .find((account_id, key))
-        .filter(idempotency_keys::created_at.gt(
-            diesel::dsl::sql::<diesel::sql_types::Timestamptz>(&format!(
-                "now() - interval '{RETENTION}'"
-            )),
-        ))
+        .filter(idempotency_keys::created_at.gt(RetentionStart))
         .select(StoredResponse::as_select())
         .first(conn.pg())
         .optional()

@@ -1,15 +1,14 @@
 //! `invoices`, and the amounts derived from their items and payments.
 
-use std::collections::HashMap;
-
 use bigdecimal::BigDecimal;
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::dsl::sum;
 use diesel::prelude::*;
 
+use super::fragments::{ItemsSubtotal, ItemsTax, PaymentsSum};
 use super::{Page, PageRequest};
 use crate::domain::{CustomerId, InvoiceId, InvoiceStatus, Money, RowId};
-use crate::schema::{invoice_items, invoices, payments};
+use crate::schema::{invoices, payments};
 use crate::tenant::TenantConn;
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -63,8 +62,10 @@ impl InvoiceChanges {
     }
 }
 
+// NULL for None (not DEFAULT): an insert that may say DEFAULT varies its
+// SQL with the data, so Diesel would not keep it prepared.
 #[derive(Insertable)]
-#[diesel(table_name = invoices)]
+#[diesel(table_name = invoices, treat_none_as_default_value = false)]
 struct NewInvoice<'a> {
     account_id: &'a str,
     customer_id: i64,
@@ -93,14 +94,6 @@ pub struct Totals {
 }
 
 impl Totals {
-    pub fn none() -> Self {
-        Self {
-            subtotal: Money::zero(),
-            tax_total: Money::zero(),
-            amount_paid: Money::zero(),
-        }
-    }
-
     pub fn total(&self) -> Money {
         &self.subtotal + &self.tax_total
     }
@@ -196,18 +189,39 @@ pub fn delete(conn: &mut TenantConn<'_>, id: InvoiceId) -> QueryResult<usize> {
     diesel::delete(invoices::table.find((account_id, id.get()))).execute(conn.pg())
 }
 
+// The derived amounts come as columns beside an invoice row: correlated
+// subqueries (see `fragments`), each an index lookup on `(account_id,
+// invoice_id)`, so a row and its amounts take one statement, and a page
+// one statement whatever its size.
+type AmountsRow = (
+    Invoice,
+    Option<BigDecimal>,
+    Option<BigDecimal>,
+    Option<BigDecimal>,
+);
+
+fn with_totals((invoice, subtotal, tax, paid): AmountsRow) -> (Invoice, Totals) {
+    let totals = Totals {
+        subtotal: money(subtotal),
+        tax_total: money(tax),
+        amount_paid: money(paid),
+    };
+    (invoice, totals)
+}
+
+/// A page of invoices with their derived amounts, in one statement.
 pub fn list(
     conn: &mut TenantConn<'_>,
     filter: &InvoiceFilter,
     page: &PageRequest,
-) -> QueryResult<Page<Invoice>> {
+) -> QueryResult<Page<(Invoice, Totals)>> {
     let account_id = conn.account_id().to_owned();
     let mut query = invoices::table
         .filter(invoices::account_id.eq(account_id))
         .filter(invoices::id.gt(page.after.unwrap_or(0)))
         .order(invoices::id)
         .limit(page.fetch_limit())
-        .select(Invoice::as_select())
+        .select((Invoice::as_select(), ItemsSubtotal, ItemsTax, PaymentsSum))
         .into_boxed();
     if let Some(status) = filter.status {
         query = query.filter(invoices::status.eq(status));
@@ -221,45 +235,43 @@ pub fn list(
     if let Some(to) = filter.issued_to {
         query = query.filter(invoices::issue_date.le(to));
     }
-    Ok(Page::from_rows(query.load(conn.pg())?, page))
+    let rows: Vec<AmountsRow> = query.load(conn.pg())?;
+    Ok(Page::from_rows(
+        rows.into_iter().map(with_totals).collect(),
+        page,
+    ))
 }
 
-/// The derived amounts of several invoices, in two grouped queries
-/// (never one per invoice). Invoices without items or payments get zeros.
-pub fn totals(conn: &mut TenantConn<'_>, ids: &[i64]) -> QueryResult<HashMap<i64, Totals>> {
+/// The invoice and what has been paid on it, in one statement.
+pub fn find_with_amount_paid(
+    conn: &mut TenantConn<'_>,
+    id: InvoiceId,
+) -> QueryResult<Option<(Invoice, Money)>> {
     let account_id = conn.account_id().to_owned();
-    let mut totals: HashMap<i64, Totals> = ids.iter().map(|id| (*id, Totals::none())).collect();
-    if ids.is_empty() {
-        return Ok(totals);
-    }
-    let lines: Vec<(i64, Option<BigDecimal>, Option<BigDecimal>)> = invoice_items::table
-        .filter(invoice_items::account_id.eq(&account_id))
-        .filter(invoice_items::invoice_id.eq_any(ids))
-        .group_by(invoice_items::invoice_id)
-        .select((
-            invoice_items::invoice_id,
-            sum(invoice_items::subtotal),
-            sum(invoice_items::tax),
-        ))
-        .load(conn.pg())?;
-    for (id, subtotal, tax) in lines {
-        if let Some(entry) = totals.get_mut(&id) {
-            entry.subtotal = money(subtotal);
-            entry.tax_total = money(tax);
-        }
-    }
-    let paid: Vec<(i64, Option<BigDecimal>)> = payments::table
-        .filter(payments::account_id.eq(&account_id))
-        .filter(payments::invoice_id.eq_any(ids))
-        .group_by(payments::invoice_id)
-        .select((payments::invoice_id, sum(payments::amount)))
-        .load(conn.pg())?;
-    for (id, amount) in paid {
-        if let Some(entry) = totals.get_mut(&id) {
-            entry.amount_paid = money(amount);
-        }
-    }
-    Ok(totals)
+    let row: Option<(Invoice, Option<BigDecimal>)> = invoices::table
+        .find((account_id, id.get()))
+        .select((Invoice::as_select(), PaymentsSum))
+        .first(conn.pg())
+        .optional()?;
+    Ok(row.map(|(invoice, paid)| (invoice, money(paid))))
+}
+
+/// The invoice's derived amounts, in one statement. After [`lock`], in
+/// its own statement: under READ COMMITTED a statement reads what was
+/// committed when it began, so amounts read by the locking statement itself
+/// would miss the payments committed while it waited for the lock.
+pub fn totals(conn: &mut TenantConn<'_>, id: InvoiceId) -> QueryResult<Totals> {
+    let account_id = conn.account_id().to_owned();
+    let (subtotal, tax, paid): (Option<BigDecimal>, Option<BigDecimal>, Option<BigDecimal>) =
+        invoices::table
+            .find((account_id, id.get()))
+            .select((ItemsSubtotal, ItemsTax, PaymentsSum))
+            .first(conn.pg())?;
+    Ok(Totals {
+        subtotal: money(subtotal),
+        tax_total: money(tax),
+        amount_paid: money(paid),
+    })
 }
 
 /// What has been paid on one invoice.

@@ -41,11 +41,4 @@ impl<T> Page<T> {
         rows.truncate(limit);
         Self { rows, has_more }
     }
-
-    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page {
-            rows: self.rows.into_iter().map(f).collect(),
-            has_more: self.has_more,
-        }
-    }
 }

@@ -32,13 +32,16 @@ pub struct PaymentFields {
     pub reference: Option<String>,
 }
 
+// NULL for None (not DEFAULT): an insert that may say DEFAULT varies its
+// SQL with the data, so Diesel would not keep it prepared. `paid_at` is
+// added only when given, so that its column default (the database's now())
+// applies otherwise.
 #[derive(Insertable)]
-#[diesel(table_name = payments)]
+#[diesel(table_name = payments, treat_none_as_default_value = false)]
 struct NewPayment<'a> {
     account_id: &'a str,
     invoice_id: i64,
     amount: &'a BigDecimal,
-    paid_at: Option<DateTime<Utc>>,
     method: Option<PaymentMethod>,
     reference: Option<&'a str>,
 }
@@ -49,19 +52,23 @@ pub fn insert(
     fields: &PaymentFields,
 ) -> QueryResult<Payment> {
     let account_id = conn.account_id().to_owned();
-    // Omitting paid_at lets its column default (now()) apply.
     let row = NewPayment {
         account_id: &account_id,
         invoice_id: invoice.get(),
         amount: fields.amount.value(),
-        paid_at: fields.paid_at,
         method: fields.method,
         reference: fields.reference.as_deref(),
     };
-    diesel::insert_into(payments::table)
-        .values(row)
-        .returning(Payment::as_returning())
-        .get_result(conn.pg())
+    match fields.paid_at {
+        Some(paid_at) => diesel::insert_into(payments::table)
+            .values((row, payments::paid_at.eq(paid_at)))
+            .returning(Payment::as_returning())
+            .get_result(conn.pg()),
+        None => diesel::insert_into(payments::table)
+            .values(row)
+            .returning(Payment::as_returning())
+            .get_result(conn.pg()),
+    }
 }
 
 pub fn find(conn: &mut TenantConn<'_>, id: PaymentId) -> QueryResult<Option<Payment>> {

@@ -18,6 +18,7 @@ mod isolation;
 mod legacy_file;
 mod migrations;
 mod openapi;
+mod query_plans;
 mod roles;
 mod row_level_security;
 mod schema_catalog;
