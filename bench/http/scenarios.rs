@@ -117,7 +117,7 @@ end
             r#"\set customer random(1, {customers})
 \set quantity random(1, 9)
 \set price random(1000, 99999)
-{check}INSERT INTO "invoices" ("account_id", "customer_id", "number", "currency", "issue_date", "due_date", "notes") VALUES ('{account}', :customer, DEFAULT, 'EUR', '2026-11-02', '2026-12-02', DEFAULT) RETURNING "invoices"."account_id", "invoices"."id", "invoices"."customer_id", "invoices"."number", "invoices"."status", "invoices"."currency", "invoices"."issue_date", "invoices"."due_date", "invoices"."notes", "invoices"."created_at", "invoices"."updated_at" \gset
+{check}INSERT INTO "invoices" ("account_id", "customer_id", "number", "currency", "issue_date", "due_date", "notes") VALUES ('{account}', :customer, NULL, 'EUR', '2026-11-02', '2026-12-02', NULL) RETURNING "invoices"."account_id", "invoices"."id", "invoices"."customer_id", "invoices"."number", "invoices"."status", "invoices"."currency", "invoices"."issue_date", "invoices"."due_date", "invoices"."notes", "invoices"."created_at", "invoices"."updated_at" \gset
 INSERT INTO "invoice_items" ("account_id", "invoice_id", "position", "description", "quantity", "unit_price", "tax_rate") VALUES {values} RETURNING "invoice_items"."account_id", "invoice_items"."id", "invoice_items"."invoice_id", "invoice_items"."position", "invoice_items"."description", "invoice_items"."quantity", "invoice_items"."unit_price", "invoice_items"."tax_rate", "invoice_items"."subtotal", "invoice_items"."tax", "invoice_items"."created_at";
 COMMIT;
 "#,
@@ -153,7 +153,7 @@ end
 \set id :n + case when :n % 10 < 2 then 2 - :n % 10 else 0 end
 {check}SELECT "invoices"."account_id", "invoices"."id", "invoices"."customer_id", "invoices"."number", "invoices"."status", "invoices"."currency", "invoices"."issue_date", "invoices"."due_date", "invoices"."notes", "invoices"."created_at", "invoices"."updated_at" FROM "invoices" WHERE (("invoices"."account_id" = '{account}') AND ("invoices"."id" = :id)) LIMIT 1 FOR UPDATE;
 SELECT (SELECT sum(l.subtotal) FROM invoice_items l WHERE l.account_id = invoices.account_id AND l.invoice_id = invoices.id), (SELECT sum(l.tax) FROM invoice_items l WHERE l.account_id = invoices.account_id AND l.invoice_id = invoices.id), (SELECT sum(p.amount) FROM payments p WHERE p.account_id = invoices.account_id AND p.invoice_id = invoices.id) FROM "invoices" WHERE (("invoices"."account_id" = '{account}') AND ("invoices"."id" = :id)) LIMIT 1;
-INSERT INTO "payments" ("account_id", "invoice_id", "amount", "paid_at", "method", "reference") VALUES ('{account}', :id, 0.01, DEFAULT, 'card', 'wrk') RETURNING "payments"."account_id", "payments"."id", "payments"."invoice_id", "payments"."amount", "payments"."paid_at", "payments"."method", "payments"."reference", "payments"."created_at";
+INSERT INTO "payments" ("account_id", "invoice_id", "amount", "method", "reference") VALUES ('{account}', :id, 0.01, 'card', 'wrk') RETURNING "payments"."account_id", "payments"."id", "payments"."invoice_id", "payments"."amount", "payments"."paid_at", "payments"."method", "payments"."reference", "payments"."created_at";
 COMMIT;
 "#,
             check = tenant_check(large),
