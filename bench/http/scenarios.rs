@@ -77,7 +77,7 @@ pub fn list_invoices(large: &Tenant, invoices: i64) -> Scenario {
         )),
         sql: vec![format!(
             r#"\set after random(0, {invoices} - 50)
-{check}SELECT "invoices"."account_id", "invoices"."id", "invoices"."customer_id", "invoices"."number", "invoices"."status", "invoices"."currency", "invoices"."issue_date", "invoices"."due_date", "invoices"."notes", "invoices"."created_at", "invoices"."updated_at", (SELECT sum(l.subtotal) FROM invoice_items l WHERE l.account_id = invoices.account_id AND l.invoice_id = invoices.id), (SELECT sum(l.tax) FROM invoice_items l WHERE l.account_id = invoices.account_id AND l.invoice_id = invoices.id), (SELECT sum(p.amount) FROM payments p WHERE p.account_id = invoices.account_id AND p.invoice_id = invoices.id) FROM "invoices" WHERE (("invoices"."account_id" = '{account}') AND ("invoices"."id" > :after)) ORDER BY "invoices"."id" LIMIT 51;
+{check}SELECT "invoices"."account_id", "invoices"."id", "invoices"."customer_id", "invoices"."number", "invoices"."status", "invoices"."currency", "invoices"."issue_date", "invoices"."due_date", "invoices"."notes", "invoices"."created_at", "invoices"."updated_at", (SELECT ROW(sum(l.subtotal), sum(l.tax)) FROM invoice_items l WHERE l.account_id = invoices.account_id AND l.invoice_id = invoices.id), (SELECT sum(p.amount) FROM payments p WHERE p.account_id = invoices.account_id AND p.invoice_id = invoices.id) FROM "invoices" WHERE (("invoices"."account_id" = '{account}') AND ("invoices"."id" > :after)) ORDER BY "invoices"."id" LIMIT 51;
 COMMIT;
 "#,
             check = tenant_check(large),
@@ -152,7 +152,7 @@ end
             r#"\set n random(1, {invoices} - 10)
 \set id :n + case when :n % 10 < 2 then 2 - :n % 10 else 0 end
 {check}SELECT "invoices"."account_id", "invoices"."id", "invoices"."customer_id", "invoices"."number", "invoices"."status", "invoices"."currency", "invoices"."issue_date", "invoices"."due_date", "invoices"."notes", "invoices"."created_at", "invoices"."updated_at" FROM "invoices" WHERE (("invoices"."account_id" = '{account}') AND ("invoices"."id" = :id)) LIMIT 1 FOR UPDATE;
-SELECT (SELECT sum(l.subtotal) FROM invoice_items l WHERE l.account_id = invoices.account_id AND l.invoice_id = invoices.id), (SELECT sum(l.tax) FROM invoice_items l WHERE l.account_id = invoices.account_id AND l.invoice_id = invoices.id), (SELECT sum(p.amount) FROM payments p WHERE p.account_id = invoices.account_id AND p.invoice_id = invoices.id) FROM "invoices" WHERE (("invoices"."account_id" = '{account}') AND ("invoices"."id" = :id)) LIMIT 1;
+SELECT (SELECT ROW(sum(l.subtotal), sum(l.tax)) FROM invoice_items l WHERE l.account_id = invoices.account_id AND l.invoice_id = invoices.id), (SELECT sum(p.amount) FROM payments p WHERE p.account_id = invoices.account_id AND p.invoice_id = invoices.id) FROM "invoices" WHERE (("invoices"."account_id" = '{account}') AND ("invoices"."id" = :id)) LIMIT 1;
 INSERT INTO "payments" ("account_id", "invoice_id", "amount", "method", "reference") VALUES ('{account}', :id, 0.01, 'card', 'wrk') RETURNING "payments"."account_id", "payments"."id", "payments"."invoice_id", "payments"."amount", "payments"."paid_at", "payments"."method", "payments"."reference", "payments"."created_at";
 COMMIT;
 "#,

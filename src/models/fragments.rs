@@ -10,7 +10,7 @@
 use diesel::expression::{AppearsOnTable, Expression, SelectableExpression, ValidGrouping};
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
-use diesel::sql_types::{Bool, Nullable, Numeric, Timestamptz};
+use diesel::sql_types::{Bool, Nullable, Numeric, Record, Timestamptz};
 use diesel::{QueryResult, expression::is_aggregate};
 
 use crate::models::api_key::LAST_USED_RESOLUTION_SQL;
@@ -44,16 +44,10 @@ macro_rules! fixed_sql {
 }
 
 fixed_sql!(
-    /// Σ of the invoice's line subtotals (NULL without lines).
-    ItemsSubtotal: Nullable<Numeric>, on invoices::table,
-    "(SELECT sum(l.subtotal) FROM invoice_items l \
-      WHERE l.account_id = invoices.account_id AND l.invoice_id = invoices.id)"
-);
-
-fixed_sql!(
-    /// Σ of the invoice's line taxes (NULL without lines).
-    ItemsTax: Nullable<Numeric>, on invoices::table,
-    "(SELECT sum(l.tax) FROM invoice_items l \
+    /// Σ of the invoice's line subtotals and Σ of their taxes (NULLs
+    /// without lines), as one row: one scan of the items, not one per sum.
+    ItemsSums: Nullable<Record<(Nullable<Numeric>, Nullable<Numeric>)>>, on invoices::table,
+    "(SELECT ROW(sum(l.subtotal), sum(l.tax)) FROM invoice_items l \
       WHERE l.account_id = invoices.account_id AND l.invoice_id = invoices.id)"
 );
 

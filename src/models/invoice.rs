@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use diesel::dsl::sum;
 use diesel::prelude::*;
 
-use super::fragments::{ItemsSubtotal, ItemsTax, PaymentsSum};
+use super::fragments::{ItemsSums, PaymentsSum};
 use super::{Page, PageRequest};
 use crate::domain::{CustomerId, InvoiceId, InvoiceStatus, Money, RowId};
 use crate::schema::{invoices, payments};
@@ -193,20 +193,20 @@ pub fn delete(conn: &mut TenantConn<'_>, id: InvoiceId) -> QueryResult<usize> {
 // subqueries (see `fragments`), each an index lookup on `(account_id,
 // invoice_id)`, so a row and its amounts take one statement, and a page
 // one statement whatever its size.
-type AmountsRow = (
-    Invoice,
-    Option<BigDecimal>,
-    Option<BigDecimal>,
-    Option<BigDecimal>,
-);
+type ItemSums = Option<(Option<BigDecimal>, Option<BigDecimal>)>;
+type AmountsRow = (Invoice, ItemSums, Option<BigDecimal>);
 
-fn with_totals((invoice, subtotal, tax, paid): AmountsRow) -> (Invoice, Totals) {
-    let totals = Totals {
+fn totals_of(items: ItemSums, paid: Option<BigDecimal>) -> Totals {
+    let (subtotal, tax) = items.unwrap_or_default();
+    Totals {
         subtotal: money(subtotal),
         tax_total: money(tax),
         amount_paid: money(paid),
-    };
-    (invoice, totals)
+    }
+}
+
+fn with_totals((invoice, items, paid): AmountsRow) -> (Invoice, Totals) {
+    (invoice, totals_of(items, paid))
 }
 
 /// A page of invoices with their derived amounts, in one statement.
@@ -221,7 +221,7 @@ pub fn list(
         .filter(invoices::id.gt(page.after.unwrap_or(0)))
         .order(invoices::id)
         .limit(page.fetch_limit())
-        .select((Invoice::as_select(), ItemsSubtotal, ItemsTax, PaymentsSum))
+        .select((Invoice::as_select(), ItemsSums, PaymentsSum))
         .into_boxed();
     if let Some(status) = filter.status {
         query = query.filter(invoices::status.eq(status));
@@ -262,16 +262,11 @@ pub fn find_with_amount_paid(
 /// would miss the payments committed while it waited for the lock.
 pub fn totals(conn: &mut TenantConn<'_>, id: InvoiceId) -> QueryResult<Totals> {
     let account_id = conn.account_id().to_owned();
-    let (subtotal, tax, paid): (Option<BigDecimal>, Option<BigDecimal>, Option<BigDecimal>) =
-        invoices::table
-            .find((account_id, id.get()))
-            .select((ItemsSubtotal, ItemsTax, PaymentsSum))
-            .first(conn.pg())?;
-    Ok(Totals {
-        subtotal: money(subtotal),
-        tax_total: money(tax),
-        amount_paid: money(paid),
-    })
+    let (items, paid): (ItemSums, Option<BigDecimal>) = invoices::table
+        .find((account_id, id.get()))
+        .select((ItemsSums, PaymentsSum))
+        .first(conn.pg())?;
+    Ok(totals_of(items, paid))
 }
 
 /// What has been paid on one invoice.
