@@ -6,13 +6,16 @@
 use std::collections::HashSet;
 
 use bigdecimal::{BigDecimal, Zero};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 
 use super::legacy::{LegacyCustomer, LegacyInvoice, LegacyItem, LegacyPayment};
 use super::normalize::{self, LegacyValue};
 use crate::domain::{
     AccountId, InvoiceStatus, Money, PaymentMethod, Quantity, TaxRate, line_amounts,
 };
+// Imported rows are the tables' own rows, as the service reads them.
+use crate::models::customer::Customer;
+use crate::models::invoice::Invoice;
 
 /// One reason a row is not imported.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,19 +84,6 @@ pub struct Context<'a> {
     pub now: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone)]
-pub struct CustomerRow {
-    pub account_id: String,
-    pub id: i64,
-    pub name: String,
-    pub email: Option<String>,
-    pub phone: Option<String>,
-    pub address: Option<String>,
-    pub tax_id: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
 fn account(problems: &mut Problems, value: &LegacyValue) -> Option<String> {
     let text = value.trimmed().unwrap_or_default();
     problems.check(
@@ -123,7 +113,7 @@ fn created_and_updated(
     (created_at, updated_at)
 }
 
-pub fn customer(legacy: &LegacyCustomer, now: DateTime<Utc>) -> Result<CustomerRow, Vec<Reject>> {
+pub fn customer(legacy: &LegacyCustomer, now: DateTime<Utc>) -> Result<Customer, Vec<Reject>> {
     let mut p = Problems::new("customers", legacy.id, account_label(&legacy.account_id));
     let account_id = account(&mut p, &legacy.account_id);
     let name = p
@@ -160,7 +150,7 @@ pub fn customer(legacy: &LegacyCustomer, now: DateTime<Utc>) -> Result<CustomerR
             Some(tax_id),
             Some(created_at),
             Some(updated_at),
-        ) if p.found.is_empty() => Ok(CustomerRow {
+        ) if p.found.is_empty() => Ok(Customer {
             account_id,
             id: legacy.id,
             name,
@@ -173,21 +163,6 @@ pub fn customer(legacy: &LegacyCustomer, now: DateTime<Utc>) -> Result<CustomerR
         }),
         _ => Err(p.found),
     }
-}
-
-#[derive(Debug, Clone)]
-pub struct InvoiceRow {
-    pub account_id: String,
-    pub id: i64,
-    pub customer_id: i64,
-    pub number: Option<String>,
-    pub status: InvoiceStatus,
-    pub currency: String,
-    pub issue_date: Option<NaiveDate>,
-    pub due_date: Option<NaiveDate>,
-    pub notes: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone)]
@@ -223,9 +198,46 @@ pub struct InvoiceGroup {
 
 #[derive(Debug, Clone)]
 pub struct AcceptedInvoice {
-    pub invoice: InvoiceRow,
+    pub invoice: Invoice,
     pub items: Vec<ItemRow>,
     pub payments: Vec<PaymentRow>,
+}
+
+/// A quantity: present, more than zero at 3 decimals, within NUMERIC(12,3).
+fn required_quantity(value: &LegacyValue) -> Result<Quantity, String> {
+    match normalize::amount(value, 3)? {
+        None => Err("is missing".into()),
+        Some(q) if q < BigDecimal::zero() => Err("is negative".into()),
+        Some(q) if q.is_zero() => Err("is zero (or rounds to zero at 3 decimals)".into()),
+        Some(q) if q >= 1_000_000_000u64 => Err("does not fit NUMERIC(12,3)".into()),
+        Some(q) => Ok(Quantity::from_db(q)),
+    }
+}
+
+/// An amount of money: present, not `too_small`, within NUMERIC(14,2).
+fn required_money(
+    value: &LegacyValue,
+    too_small: impl FnOnce(&BigDecimal) -> Option<&'static str>,
+) -> Result<Money, String> {
+    let amount = normalize::amount(value, 2)?.ok_or("is missing")?;
+    if let Some(reason) = too_small(&amount) {
+        return Err(reason.into());
+    }
+    if !Money::fits_column(&amount) {
+        return Err("does not fit NUMERIC(14,2)".into());
+    }
+    Ok(Money::from_db(amount))
+}
+
+/// A tax rate from 0 to 100; none is 0.
+fn tax_rate(value: &LegacyValue) -> Result<TaxRate, String> {
+    match normalize::amount(value, 2)? {
+        None => Ok(TaxRate::zero()),
+        Some(rate) if rate < BigDecimal::zero() || rate > 100 => {
+            Err("is not a percentage from 0 to 100".into())
+        }
+        Some(rate) => Ok(TaxRate::from_db(rate)),
+    }
 }
 
 fn item(
@@ -243,82 +255,19 @@ fn item(
             normalize::text(&legacy.description, 1000),
         )
         .map(Option::unwrap_or_default);
-    let quantity = p
-        .check(
-            "quantity",
-            &legacy.quantity,
-            normalize::amount(&legacy.quantity, 3),
-        )
-        .and_then(|quantity| match quantity {
-            None => {
-                p.add("quantity", legacy.quantity.shown(), "is missing");
-                None
-            }
-            Some(q) if q < BigDecimal::zero() => {
-                p.add("quantity", legacy.quantity.shown(), "is negative");
-                None
-            }
-            Some(q) if q.is_zero() => {
-                p.add(
-                    "quantity",
-                    legacy.quantity.shown(),
-                    "is zero (or rounds to zero at 3 decimals)",
-                );
-                None
-            }
-            Some(q) if q >= 1_000_000_000u64 => {
-                p.add(
-                    "quantity",
-                    legacy.quantity.shown(),
-                    "does not fit NUMERIC(12,3)",
-                );
-                None
-            }
-            Some(q) => Some(Quantity::from_db(q)),
-        });
-    let unit_price = p
-        .check(
-            "unit_price",
-            &legacy.unit_price,
-            normalize::amount(&legacy.unit_price, 2),
-        )
-        .and_then(|price| match price {
-            None => {
-                p.add("unit_price", legacy.unit_price.shown(), "is missing");
-                None
-            }
-            Some(price) if price < BigDecimal::zero() => {
-                p.add("unit_price", legacy.unit_price.shown(), "is negative");
-                None
-            }
-            Some(price) if !Money::fits_column(&price) => {
-                p.add(
-                    "unit_price",
-                    legacy.unit_price.shown(),
-                    "does not fit NUMERIC(14,2)",
-                );
-                None
-            }
-            Some(price) => Some(Money::from_db(price)),
-        });
-    let tax_rate = p
-        .check(
-            "tax_rate",
-            &legacy.tax_rate,
-            normalize::amount(&legacy.tax_rate, 2),
-        )
-        .and_then(|rate| match rate {
-            None => Some(TaxRate::zero()),
-            Some(rate) if rate < BigDecimal::zero() || rate > 100 => {
-                p.add(
-                    "tax_rate",
-                    legacy.tax_rate.shown(),
-                    "is not a percentage from 0 to 100",
-                );
-                None
-            }
-            Some(rate) => Some(TaxRate::from_db(rate)),
-        });
+    let quantity = p.check(
+        "quantity",
+        &legacy.quantity,
+        required_quantity(&legacy.quantity),
+    );
+    let unit_price = p.check(
+        "unit_price",
+        &legacy.unit_price,
+        required_money(&legacy.unit_price, |price| {
+            (*price < BigDecimal::zero()).then_some("is negative")
+        }),
+    );
+    let tax_rate = p.check("tax_rate", &legacy.tax_rate, tax_rate(&legacy.tax_rate));
     let created_at = p
         .check(
             "created_at",
@@ -358,31 +307,13 @@ fn payment(
     now: DateTime<Utc>,
 ) -> Result<PaymentRow, Vec<Reject>> {
     let mut p = Problems::new("payments", legacy.id, account);
-    let amount = p
-        .check(
-            "amount",
-            &legacy.amount,
-            normalize::amount(&legacy.amount, 2),
-        )
-        .and_then(|amount| match amount {
-            None => {
-                p.add("amount", legacy.amount.shown(), "is missing");
-                None
-            }
-            Some(amount) if amount <= BigDecimal::zero() => {
-                p.add("amount", legacy.amount.shown(), "is not more than 0");
-                None
-            }
-            Some(amount) if !Money::fits_column(&amount) => {
-                p.add(
-                    "amount",
-                    legacy.amount.shown(),
-                    "does not fit NUMERIC(14,2)",
-                );
-                None
-            }
-            Some(amount) => Some(Money::from_db(amount)),
-        });
+    let amount = p.check(
+        "amount",
+        &legacy.amount,
+        required_money(&legacy.amount, |amount| {
+            (*amount <= BigDecimal::zero()).then_some("is not more than 0")
+        }),
+    );
     let paid_at = p
         .check(
             "paid_at",
@@ -423,10 +354,7 @@ fn payment(
     }
 }
 
-fn invoice_fields(
-    legacy: &LegacyInvoice,
-    context: &Context<'_>,
-) -> Result<InvoiceRow, Vec<Reject>> {
+fn invoice_fields(legacy: &LegacyInvoice, context: &Context<'_>) -> Result<Invoice, Vec<Reject>> {
     let mut p = Problems::new("invoices", legacy.id, account_label(&legacy.account_id));
     let account_id = account(&mut p, &legacy.account_id);
     let customer_id = p.check(
@@ -519,7 +447,7 @@ fn invoice_fields(
             Some(notes),
             Some(created_at),
             Some(updated_at),
-        ) if p.found.is_empty() => Ok(InvoiceRow {
+        ) if p.found.is_empty() => Ok(Invoice {
             account_id,
             id: legacy.id,
             customer_id,
