@@ -28,10 +28,16 @@ pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 const MAX_KEY_LEN: usize = 255;
 
-/// A POST's optional Idempotency-Key, with what identifies the request.
+/// A POST's optional Idempotency-Key.
 #[derive(Debug, Clone)]
 pub struct IdempotentPost {
-    key: Option<String>,
+    claim: Option<Claim>,
+}
+
+/// A key, with what identifies the request it was sent with.
+#[derive(Debug, Clone)]
+struct Claim {
+    key: String,
     method: String,
     target: String,
 }
@@ -64,15 +70,16 @@ impl FromRequest for IdempotentPost {
                 }
             }
         };
-        let target = match req.uri().query() {
-            Some(query) => format!("{}?{query}", req.path()),
-            None => req.path().to_owned(),
-        };
-        ready(Ok(Self {
+        // Only a request with a key pays for identifying it.
+        let claim = key.map(|key| Claim {
             key,
             method: req.method().to_string(),
-            target,
-        }))
+            target: match req.uri().query() {
+                Some(query) => format!("{}?{query}", req.path()),
+                None => req.path().to_owned(),
+            },
+        });
+        ready(Ok(Self { claim }))
     }
 }
 
@@ -81,7 +88,7 @@ enum Outcome {
     Replayed(StatusCode, Vec<u8>),
 }
 
-impl IdempotentPost {
+impl Claim {
     fn request_hash(&self, body: &[u8]) -> Vec<u8> {
         let mut hasher = Sha256::new();
         hasher.update(self.method.as_bytes());
@@ -91,7 +98,9 @@ impl IdempotentPost {
         hasher.update(body);
         hasher.finalize().to_vec()
     }
+}
 
+impl IdempotentPost {
     /// Runs `work` in the tenant's transaction and answers `status` with its
     /// result as JSON — or, for a key seen before, what the first request got.
     pub async fn respond<T, F>(
@@ -106,11 +115,12 @@ impl IdempotentPost {
         T: Serialize,
         F: FnOnce(&mut TenantConn<'_>) -> Result<T, ApiError> + Send + 'static,
     {
-        let hash = self.request_hash(body);
-        let key = self.key;
+        let claim = self
+            .claim
+            .map(|claim| (claim.request_hash(body), claim.key));
         let outcome = tenant
             .transaction(db, move |conn| {
-                if let Some(key) = &key {
+                if let Some((hash, key)) = &claim {
                     if !idempotency_key::try_claim(conn, key)? {
                         return Err(ApiError::conflict(
                             "idempotency-key-in-use",
@@ -118,7 +128,7 @@ impl IdempotentPost {
                         ));
                     }
                     if let Some(stored) = idempotency_key::find(conn, key)? {
-                        if stored.request_hash != hash {
+                        if stored.request_hash != *hash {
                             return Err(ApiError::Unprocessable {
                                 kind: "idempotency-key-reused",
                                 detail: "This Idempotency-Key was already used for a different request; \
@@ -135,8 +145,8 @@ impl IdempotentPost {
                 }
                 let value = work(conn)?;
                 let json = serde_json::to_vec(&value).map_err(|e| ApiError::internal(e.to_string()))?;
-                if let Some(key) = &key {
-                    idempotency_key::store(conn, key, &hash, status.as_u16(), &json)?;
+                if let Some((hash, key)) = &claim {
+                    idempotency_key::store(conn, key, hash, status.as_u16(), &json)?;
                 }
                 Ok(Outcome::Fresh(json))
             })
