@@ -9,9 +9,11 @@
 -- Roles:
 --   invoiced_owner  owns the database, its schema and every table; runs
 --                   migrations and imports; bypasses row-level security.
---   invoiced_app    what the service connects as: SELECT, INSERT, UPDATE and
---                   DELETE on the tables, nothing else (no DDL, no TRUNCATE),
---                   and subject to row-level security.
+--   invoiced_app    what the service connects as: subject to row-level
+--                   security, no DDL, no TRUNCATE, no temporary tables; it
+--                   may read every table and write only what each migration
+--                   grants it, column by column (see the least_privilege
+--                   migration; `invoiced verify` checks the grants).
 
 \set ON_ERROR_STOP on
 \set QUIET on
@@ -50,7 +52,9 @@ SELECT NOT EXISTS (SELECT FROM pg_database WHERE datname = :'dbname') AS create_
 \endif
 SELECT format('ALTER DATABASE %I OWNER TO invoiced_owner', :'dbname') \gexec
 SELECT format('REVOKE ALL ON DATABASE %I FROM PUBLIC', :'dbname') \gexec
-SELECT format('GRANT CONNECT, TEMPORARY ON DATABASE %I TO invoiced_app', :'dbname') \gexec
+SELECT format('GRANT CONNECT ON DATABASE %I TO invoiced_app', :'dbname') \gexec
+-- No temporary tables (earlier versions of this script granted them).
+SELECT format('REVOKE TEMPORARY ON DATABASE %I FROM invoiced_app', :'dbname') \gexec
 
 \connect :dbname
 SET client_min_messages = warning;
@@ -61,10 +65,13 @@ REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 ALTER SCHEMA public OWNER TO invoiced_owner;
 GRANT USAGE ON SCHEMA public TO invoiced_app;
 
--- Tables the owner creates later (every migration) are open to the app for
--- DML only.
+-- Tables the owner creates later (every migration) are readable by the
+-- app; what it may write, each migration grants column by column. (Earlier
+-- versions of this script granted every write by default: taken back.)
 ALTER DEFAULT PRIVILEGES FOR ROLE invoiced_owner IN SCHEMA public
-    GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO invoiced_app;
+    REVOKE INSERT, UPDATE, DELETE ON TABLES FROM invoiced_app;
+ALTER DEFAULT PRIVILEGES FOR ROLE invoiced_owner IN SCHEMA public
+    GRANT SELECT ON TABLES TO invoiced_app;
 ALTER DEFAULT PRIVILEGES FOR ROLE invoiced_owner IN SCHEMA public
     GRANT USAGE, SELECT ON SEQUENCES TO invoiced_app;
 

@@ -4,11 +4,11 @@
 
 use diesel::prelude::*;
 
+use crate::db::in_tenant_transaction;
 use crate::domain::{AccountId, ApiKeyId, Name};
 use crate::models::account::{self, Account};
 use crate::models::api_key::{self, ApiKey, IssuedKey};
 use crate::models::{Page, PageRequest};
-use crate::tenant::in_tenant_transaction;
 
 /// The name of the key every new account starts with.
 pub const FIRST_KEY_NAME: &str = "default";

@@ -197,6 +197,7 @@ impl CliError {
             Self::Config(_)
             | Self::DotEnv(_)
             | Self::Usage(_)
+            | Self::Verify(crate::verify::VerifyError::NotOwner)
             | Self::Serve(crate::http::ServeError::Config(_))
             | Self::Dev(crate::dev::DevError::Config(_)) => ExitCode::from(2),
             _ => ExitCode::FAILURE,
@@ -234,10 +235,7 @@ fn execute(cli: Cli) -> Result<(), CliError> {
         Command::ApiKeys(args) => api_keys(args)?,
         Command::ImportSqlite(args) => import_sqlite(args)?,
         Command::Verify { database_url } => {
-            let url = match database_url {
-                Some(url) => url,
-                None => DatabaseUrls::from_source(&Environment).owner()?.to_owned(),
-            };
+            let url = owner_url(database_url.as_deref())?;
             crate::verify::run(&url, &mut std::io::stdout().lock())?;
         }
     }
@@ -245,10 +243,8 @@ fn execute(cli: Cli) -> Result<(), CliError> {
 }
 
 fn import_sqlite(args: ImportArgs) -> Result<(), CliError> {
-    let database_url = match args.database_url {
-        Some(url) => url,
-        None => DatabaseUrls::from_source(&Environment).owner()?.to_owned(),
-    };
+    let database_url = owner_url(args.database_url.as_deref())?;
+    drop(owner_connection(Some(&database_url))?);
     let default_currency = args
         .default_currency
         .map(|code| {
@@ -276,16 +272,41 @@ fn import_sqlite(args: ImportArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The owner's connection: `--database-url`, else MIGRATION_DATABASE_URL,
-/// else DATABASE_URL.
-fn owner_connection(database_url: Option<&str>) -> Result<diesel::PgConnection, CliError> {
-    let urls = DatabaseUrls::from_source(&Environment);
+/// The owner's URL: `--database-url`, else MIGRATION_DATABASE_URL, else
+/// DATABASE_URL; one libpq cannot read is a usage error (exit status 2).
+fn owner_url(database_url: Option<&str>) -> Result<String, CliError> {
     let url = match database_url {
-        Some(url) => url,
-        None => urls.owner()?,
+        Some(url) => {
+            if !crate::config::libpq_can_parse(url) {
+                return Err(CliError::Usage(
+                    "--database-url is not a libpq connection URI or key=value string".into(),
+                ));
+            }
+            url.to_owned()
+        }
+        None => {
+            let urls = DatabaseUrls::from_source(&Environment);
+            urls.check()?;
+            urls.owner()?.to_owned()
+        }
     };
-    Ok(db::connect(url)?)
+    Ok(url)
 }
+
+/// A connection as the owner, for the commands that span accounts. A role
+/// that row-level security confines (the service's) would see no account
+/// and change none: refused with exit status 2, saying what to use instead.
+fn owner_connection(database_url: Option<&str>) -> Result<diesel::PgConnection, CliError> {
+    let mut conn = db::connect(&owner_url(database_url)?)?;
+    if !db::sees_every_account(&mut conn)? {
+        return Err(CliError::Usage(NOT_OWNER.into()));
+    }
+    Ok(conn)
+}
+
+const NOT_OWNER: &str = "this command needs the owner role (invoiced_owner), but the connection's role \
+     is confined by row-level security (it is the service's role): set MIGRATION_DATABASE_URL \
+     to the owner's URL, or pass --database-url";
 
 fn account_id(value: &str) -> Result<AccountId, CliError> {
     AccountId::parse(value)

@@ -95,6 +95,29 @@ fn positive<T: PartialOrd + Default>(
     }
 }
 
+/// Whether libpq can read `url` at all (a connection string or URI), so
+/// that a typo is told apart from a server that does not answer.
+pub fn libpq_can_parse(url: &str) -> bool {
+    let Ok(text) = std::ffi::CString::new(url) else {
+        return false;
+    };
+    let mut error: *mut std::os::raw::c_char = std::ptr::null_mut();
+    // SAFETY: PQconninfoParse reads a NUL-terminated string and returns an
+    // array to free with PQconninfoFree, or NULL with an error message to
+    // free with PQfreemem.
+    unsafe {
+        let options = pq_sys::PQconninfoParse(text.as_ptr(), &mut error);
+        if !error.is_null() {
+            pq_sys::PQfreemem(error.cast());
+        }
+        if options.is_null() {
+            return false;
+        }
+        pq_sys::PQconninfoFree(options);
+        true
+    }
+}
+
 /// The database connections: the service's role, and the owner's for
 /// migrations, imports and administration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,6 +133,28 @@ impl DatabaseUrls {
         let app = read(source, "DATABASE_URL");
         let owner = read(source, "MIGRATION_DATABASE_URL").or_else(|| app.clone());
         Self { app, owner }
+    }
+
+    /// Refuses a URL libpq cannot read, naming its variable.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        for (var, url) in [
+            ("DATABASE_URL", &self.app),
+            ("MIGRATION_DATABASE_URL", &self.owner),
+        ] {
+            if let Some(url) = url
+                && !libpq_can_parse(url)
+            {
+                return Err(ConfigError::Invalid {
+                    var,
+                    value: "(hidden: it may hold a password)".into(),
+                    expected:
+                        "a libpq connection URI (postgresql://user:password@host:port/database) \
+                               or key=value string"
+                            .into(),
+                });
+            }
+        }
+        Ok(())
     }
 
     pub fn app(&self) -> Result<&str, ConfigError> {
@@ -145,6 +190,13 @@ pub struct PoolConfig {
     pub idle_timeout: Duration,
     /// DB_POOL_TEST_ON_CHECKOUT: check a connection is alive before use.
     pub test_on_checkout: bool,
+    /// DB_STATEMENT_TIMEOUT_MS: no statement runs or waits for a lock
+    /// longer, and no request waits for the database longer than this plus
+    /// DB_POOL_TIMEOUT_MS.
+    pub statement_timeout: Duration,
+    /// DB_PREPARED_STATEMENTS: Diesel's prepared-statement cache; off for
+    /// PgBouncer in transaction mode.
+    pub prepared_statements: bool,
 }
 
 impl PoolConfig {
@@ -177,9 +229,18 @@ impl PoolConfig {
             idle_timeout_s,
             idle_timeout_s.to_string(),
         )?;
+        let statement_ms: u64 =
+            parse(source, "DB_STATEMENT_TIMEOUT_MS", "milliseconds")?.unwrap_or(10_000);
+        let statement_ms = positive(
+            "DB_STATEMENT_TIMEOUT_MS",
+            statement_ms,
+            statement_ms.to_string(),
+        )?;
         Ok(Self {
             max_size,
             min_idle,
+            statement_timeout: Duration::from_millis(statement_ms),
+            prepared_statements: parse_bool(source, "DB_PREPARED_STATEMENTS")?.unwrap_or(true),
             timeout: Duration::from_millis(timeout_ms),
             max_lifetime: Duration::from_secs(max_lifetime_s),
             idle_timeout: Duration::from_secs(idle_timeout_s),
@@ -214,6 +275,7 @@ impl Config {
     pub fn from_source(source: &dyn Source) -> Result<Self, ConfigError> {
         let database = DatabaseUrls::from_source(source);
         database.app()?;
+        database.check()?;
         let admin_token = read(source, "ADMIN_TOKEN");
         if let Some(token) = &admin_token
             && token.len() < ADMIN_TOKEN_MIN_LEN
@@ -270,6 +332,8 @@ mod tests {
         assert_eq!(config.pool.max_lifetime, Duration::from_secs(3600));
         assert_eq!(config.pool.idle_timeout, Duration::from_secs(600));
         assert!(config.pool.test_on_checkout);
+        assert_eq!(config.pool.statement_timeout, Duration::from_millis(10_000));
+        assert!(config.pool.prepared_statements);
         assert!(!config.auto_migrate);
         assert_eq!(config.admin_token, None);
         assert_eq!(config.request_body_limit, 262_144);
@@ -294,7 +358,11 @@ mod tests {
 
     #[test]
     fn min_idle_defaults_to_the_pool_size() {
-        let config = config(&[("DATABASE_URL", "x"), ("DB_POOL_MAX_SIZE", "4")]).unwrap();
+        let config = config(&[
+            ("DATABASE_URL", "postgresql://app@db/invoiced"),
+            ("DB_POOL_MAX_SIZE", "4"),
+        ])
+        .unwrap();
         assert_eq!(config.pool.min_idle, 4);
     }
 
@@ -309,18 +377,42 @@ mod tests {
             ("DB_POOL_MAX_LIFETIME_S", "1h"),
             ("DB_POOL_IDLE_TIMEOUT_S", "0"),
             ("DB_POOL_TEST_ON_CHECKOUT", "maybe"),
+            ("DB_STATEMENT_TIMEOUT_MS", "0"),
+            ("DB_PREPARED_STATEMENTS", "perhaps"),
             ("AUTO_MIGRATE", "sure"),
             ("ADMIN_TOKEN", "short"),
             ("REQUEST_BODY_LIMIT", "lots"),
         ];
         for (var, value) in cases {
-            let error = config(&[("DATABASE_URL", "x"), (var, value)]).unwrap_err();
+            let error = config(&[
+                ("DATABASE_URL", "postgresql://app@db/invoiced"),
+                (var, value),
+            ])
+            .unwrap_err();
             assert!(
                 matches!(&error, ConfigError::Invalid { var: named, .. } if *named == var),
                 "{var}={value} gave {error:?}"
             );
             assert!(error.to_string().starts_with(var), "{error}");
         }
+    }
+
+    #[test]
+    fn a_url_libpq_cannot_read_is_named_without_showing_it() {
+        let error = config(&[("DATABASE_URL", "postgresql://a:secret@db/x?bogus")]).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                ConfigError::Invalid {
+                    var: "DATABASE_URL",
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        assert!(!error.to_string().contains("secret"));
+        assert!(config(&[("DATABASE_URL", "host=db dbname=invoiced user=app")]).is_ok());
+        assert!(config(&[("DATABASE_URL", "not a url")]).is_err());
     }
 
     #[test]
@@ -338,7 +430,7 @@ mod tests {
     #[test]
     fn empty_values_count_as_unset() {
         let config = config(&[
-            ("DATABASE_URL", "x"),
+            ("DATABASE_URL", "postgresql://app@db/invoiced"),
             ("ADMIN_TOKEN", ""),
             ("BIND_ADDR", " "),
         ])

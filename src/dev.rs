@@ -20,6 +20,7 @@ use diesel::PgConnection;
 
 use crate::admin;
 use crate::config::{Config, ConfigError, Environment, Source};
+use crate::db::in_tenant_transaction;
 use crate::db::{self, migrations};
 use crate::domain::{AccountId, Name};
 use crate::http::{self, ServeError};
@@ -27,7 +28,6 @@ use crate::local_postgres::{
     self, Binaries, ClusterOptions, Listen, LocalPostgres, LocalPostgresError, SUPERUSER,
 };
 use crate::models::api_key;
-use crate::tenant::in_tenant_transaction;
 
 const STATE_DIR: &str = ".invoiced";
 const DEMO_ACCOUNT: &str = "demo";

@@ -10,6 +10,7 @@
 use bigdecimal::BigDecimal;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
+use crate::db::TenantConn;
 use crate::domain::{
     CustomerId, InvoiceId, InvoiceStatus, ItemId, Money, PaymentId, Quantity, TaxRate, line_amounts,
 };
@@ -17,7 +18,6 @@ use crate::models::invoice::{self, Invoice, InvoiceChanges, InvoiceFields, Invoi
 use crate::models::invoice_item::{self, Item, ItemChanges, ItemFields};
 use crate::models::payment::{self, Payment, PaymentFields};
 use crate::models::{Page, PageRequest};
-use crate::tenant::TenantConn;
 
 /// The most lines an invoice may have.
 pub const MAX_ITEMS: usize = 500;

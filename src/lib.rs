@@ -2,15 +2,16 @@
 //!
 //! Where things live:
 //! - [`schema`]: the Diesel schema, as `diesel print-schema` prints it.
-//! - [`db`]: connections, the pool and the embedded migrations.
+//! - [`db`]: connections, the pool, the tenant transaction (the scope every
+//!   tenant query runs in) and the embedded migrations.
 //! - [`domain`]: validated request values (parse, don't validate).
 //! - [`models`]: one module per table, with its named queries.
-//! - [`tenant`]: the tenant boundary — the extractor and the scoped
-//!   transaction every tenant query runs in.
-//! - [`http`]: the actix-web application, its error policy and its server.
+//! - [`http`]: the actix-web application: routes, the tenant extractor and
+//!   key check, the error policy, the server.
 //! - [`invoicing`]: the invoice lifecycle, items and payments.
 //! - [`admin`]: accounts and API keys, for `/admin` and the CLI.
 //! - [`import`]: `invoiced import-sqlite`, the legacy SQLite importer.
+//! - [`maintenance`]: what `serve` prunes now and then (expired keys).
 //! - [`verify`]: `invoiced verify`, the invariants checked on a live database.
 //! - [`local_postgres`]: a private PostgreSQL started from the installed
 //!   server binaries, for `invoiced dev` and the test harness.
@@ -26,7 +27,7 @@ pub mod http;
 pub mod import;
 pub mod invoicing;
 pub mod local_postgres;
+pub mod maintenance;
 pub mod models;
 pub mod schema;
-pub mod tenant;
 pub mod verify;

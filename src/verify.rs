@@ -5,7 +5,7 @@
 use std::io::{self, Write};
 
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Text};
+use diesel::sql_types::{BigInt, Text};
 
 /// One invariant: SQL returning a description of each violation (`problem`)
 /// and how many there are in all (`total`).
@@ -86,6 +86,125 @@ const CHECKS: &[Check] = &[
     },
 ];
 
+/// What the service's role may do, exactly: each table privilege, and each
+/// column privilege as `table: PRIVILEGE (column)`. The migrations grant
+/// these (see the least_privilege migration); anything more is a hole an
+/// SQL injection could use, anything less a broken service. A migration
+/// that changes a grant changes this list.
+pub const APP_GRANTS: &[&str] = &[
+    "__diesel_schema_migrations: SELECT",
+    "accounts: SELECT",
+    "api_keys: SELECT",
+    "api_keys: UPDATE (last_used_at)",
+    "customers: SELECT",
+    "customers: DELETE",
+    "customers: INSERT (account_id)",
+    "customers: INSERT (name)",
+    "customers: INSERT (email)",
+    "customers: INSERT (phone)",
+    "customers: INSERT (address)",
+    "customers: INSERT (tax_id)",
+    "customers: UPDATE (name)",
+    "customers: UPDATE (email)",
+    "customers: UPDATE (phone)",
+    "customers: UPDATE (address)",
+    "customers: UPDATE (tax_id)",
+    "invoices: SELECT",
+    "invoices: DELETE",
+    "invoices: INSERT (account_id)",
+    "invoices: INSERT (customer_id)",
+    "invoices: INSERT (number)",
+    "invoices: INSERT (currency)",
+    "invoices: INSERT (issue_date)",
+    "invoices: INSERT (due_date)",
+    "invoices: INSERT (notes)",
+    "invoices: UPDATE (customer_id)",
+    "invoices: UPDATE (number)",
+    "invoices: UPDATE (status)",
+    "invoices: UPDATE (currency)",
+    "invoices: UPDATE (issue_date)",
+    "invoices: UPDATE (due_date)",
+    "invoices: UPDATE (notes)",
+    "invoice_items: SELECT",
+    "invoice_items: DELETE",
+    "invoice_items: INSERT (account_id)",
+    "invoice_items: INSERT (invoice_id)",
+    "invoice_items: INSERT (position)",
+    "invoice_items: INSERT (description)",
+    "invoice_items: INSERT (quantity)",
+    "invoice_items: INSERT (unit_price)",
+    "invoice_items: INSERT (tax_rate)",
+    "invoice_items: UPDATE (position)",
+    "invoice_items: UPDATE (description)",
+    "invoice_items: UPDATE (quantity)",
+    "invoice_items: UPDATE (unit_price)",
+    "invoice_items: UPDATE (tax_rate)",
+    "payments: SELECT",
+    "payments: INSERT (account_id)",
+    "payments: INSERT (invoice_id)",
+    "payments: INSERT (amount)",
+    "payments: INSERT (paid_at)",
+    "payments: INSERT (method)",
+    "payments: INSERT (reference)",
+    "idempotency_keys: SELECT",
+    "idempotency_keys: INSERT (account_id)",
+    "idempotency_keys: INSERT (key)",
+    "idempotency_keys: INSERT (request_hash)",
+    "idempotency_keys: INSERT (response_status)",
+    "idempotency_keys: INSERT (response_body)",
+    "idempotency_keys: UPDATE (request_hash)",
+    "idempotency_keys: UPDATE (response_status)",
+    "idempotency_keys: UPDATE (response_body)",
+    "idempotency_keys: UPDATE (created_at)",
+    "function prune_expired_idempotency_keys: EXECUTE",
+];
+
+/// Every privilege invoiced_app holds beyond APP_GRANTS, and every one of
+/// APP_GRANTS it lacks; also any right to create objects or temporary
+/// tables.
+fn grants_check_sql() -> String {
+    let expected: Vec<String> = APP_GRANTS
+        .iter()
+        .map(|grant| format!("'{}'", grant.replace('\'', "''")))
+        .collect();
+    format!(
+        "WITH app AS (SELECT oid FROM pg_roles WHERE rolname = 'invoiced_app'),
+         actual AS (
+             SELECT c.relname || ': ' || a.privilege_type AS privilege
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public',
+                  aclexplode(c.relacl) a, app
+             WHERE a.grantee = app.oid
+             UNION ALL
+             SELECT c.relname || ': ' || a.privilege_type || ' (' || att.attname || ')'
+             FROM pg_attribute att JOIN pg_class c ON c.oid = att.attrelid
+             JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public',
+                  aclexplode(att.attacl) a, app
+             WHERE a.grantee = app.oid
+             UNION ALL
+             SELECT 'function ' || p.proname || ': ' || a.privilege_type
+             FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace AND n.nspname = 'public',
+                  aclexplode(p.proacl) a, app
+             WHERE a.grantee = app.oid
+             UNION ALL
+             SELECT 'database: ' || privilege FROM app, unnest(ARRAY['CREATE', 'TEMPORARY']) privilege
+             WHERE has_database_privilege(app.oid, current_database(), privilege)
+             UNION ALL
+             SELECT 'schema public: CREATE' FROM app WHERE has_schema_privilege(app.oid, 'public', 'CREATE')
+         ),
+         expected AS (SELECT unnest(ARRAY[{}]) AS privilege)
+         SELECT 'invoiced_app does not exist (run setup_postgres.sql)' AS problem
+         WHERE NOT EXISTS (SELECT FROM app)
+         UNION ALL
+         SELECT 'invoiced_app may ' || privilege || ', which it must not'
+         FROM (SELECT privilege FROM actual EXCEPT SELECT privilege FROM expected) extra
+         UNION ALL
+         SELECT 'invoiced_app lacks ' || privilege
+         FROM (SELECT privilege FROM expected EXCEPT SELECT privilege FROM actual) missing
+         WHERE EXISTS (SELECT FROM app)",
+        expected.join(", ")
+    )
+}
+
 #[derive(QueryableByName)]
 struct Finding {
     #[diesel(sql_type = Text)]
@@ -116,31 +235,28 @@ const EXAMPLES: i64 = 10;
 
 pub fn run(url: &str, out: &mut dyn Write) -> Result<(), VerifyError> {
     let mut conn = PgConnection::establish(url)?;
-    #[derive(QueryableByName)]
-    struct Bypass {
-        #[diesel(sql_type = Bool)]
-        bypasses: bool,
-    }
-    let role: Bypass = diesel::sql_query(
-        "SELECT r.rolsuper OR r.rolbypassrls OR c.relowner = r.oid AS bypasses
-         FROM pg_roles r, pg_class c WHERE r.rolname = current_user AND c.oid = 'public.accounts'::regclass",
-    )
-    .get_result(&mut conn)?;
-    if !role.bypasses {
+    if !crate::db::sees_every_account(&mut conn)? {
         return Err(VerifyError::NotOwner);
     }
     let mut failed = 0;
-    for check in CHECKS {
+    let checks = CHECKS
+        .iter()
+        .map(|check| (check.name, check.sql.to_owned()))
+        .chain(std::iter::once((
+            "the service's role has exactly the privileges it needs",
+            grants_check_sql(),
+        )));
+    let total = CHECKS.len() + 1;
+    for (name, sql) in checks {
         let findings: Vec<Finding> = diesel::sql_query(format!(
-            "SELECT problem, count(*) OVER () AS total FROM ({}) found ORDER BY problem LIMIT {EXAMPLES}",
-            check.sql
+            "SELECT problem, count(*) OVER () AS total FROM ({sql}) found ORDER BY problem LIMIT {EXAMPLES}"
         ))
         .load(&mut conn)?;
         match findings.first() {
-            None => writeln!(out, "ok    {}", check.name)?,
+            None => writeln!(out, "ok    {name}")?,
             Some(first) => {
                 failed += 1;
-                writeln!(out, "FAIL  {}: {} violation(s)", check.name, first.total)?;
+                writeln!(out, "FAIL  {name}: {} violation(s)", first.total)?;
                 for finding in &findings {
                     writeln!(out, "        {}", finding.problem)?;
                 }
@@ -153,6 +269,6 @@ pub fn run(url: &str, out: &mut dyn Write) -> Result<(), VerifyError> {
     if failed > 0 {
         return Err(VerifyError::Violations(failed));
     }
-    writeln!(out, "all {} checks passed", CHECKS.len())?;
+    writeln!(out, "all {total} checks passed")?;
     Ok(())
 }

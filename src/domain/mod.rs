@@ -10,7 +10,7 @@ mod text;
 mod validation;
 
 pub use account_id::AccountId;
-pub use dates::parse_date;
+pub use dates::{MIN_YEAR, parse_date, parse_timestamp};
 pub use ids::{ApiKeyId, CustomerId, InvoiceId, ItemId, PaymentId, RowId};
 pub use money::{
     Currency, DecimalInput, Money, Quantity, TaxRate, amount_input_schema, line_amounts,

@@ -15,12 +15,14 @@ use super::error::{ApiError, Problem};
 use super::extract::{JsonBody, QueryParams};
 use super::pagination::{List, page_request};
 use crate::admin;
-use crate::db::Database;
+use diesel::{Connection, PgConnection};
+
+use super::tenant::bearer_token;
+use crate::db::{Database, DbError};
 use crate::domain::{AccountId, ApiKeyId, Name, Validation};
 use crate::models::PageRequest;
 use crate::models::account::Account;
 use crate::models::api_key::{ApiKey, IssuedKey};
-use crate::tenant::bearer_token;
 
 pub fn routes(config: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
     config
@@ -34,6 +36,28 @@ pub fn routes(config: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
 /// Proof that the request carries the admin token, with the admin pool.
 pub struct AdminAccess {
     db: Database,
+}
+
+impl AdminAccess {
+    /// Runs `work` as the owner in one transaction, rolled back if the
+    /// request's deadline passed meanwhile (the client was answered 503).
+    async fn run<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut PgConnection) -> diesel::QueryResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.db
+            .run(move |conn, deadline| {
+                conn.transaction(|conn| {
+                    let value = work(conn).map_err(ApiError::from)?;
+                    if deadline.passed() {
+                        return Err(DbError::Deadline(std::time::Duration::ZERO).into());
+                    }
+                    Ok(value)
+                })
+            })
+            .await
+    }
 }
 
 impl FromRequest for AdminAccess {
@@ -212,8 +236,7 @@ pub async fn create_account(
     };
     let wanted = id.clone();
     let created = access
-        .db
-        .run(move |conn| Ok::<_, ApiError>(admin::create_account(conn, &wanted, &name)?))
+        .run(move |conn| admin::create_account(conn, &wanted, &name))
         .await?
         .ok_or_else(|| {
             ApiError::conflict(
@@ -249,8 +272,7 @@ pub async fn list_accounts(
         .transpose()?;
     let page = PageRequest { limit, after };
     let page = access
-        .db
-        .run(move |conn| Ok::<_, ApiError>(admin::list_accounts(conn, &page)?))
+        .run(move |conn| admin::list_accounts(conn, &page))
         .await?;
     let next_after = if page.has_more {
         page.rows.last().map(|a| a.id.clone())
@@ -285,8 +307,7 @@ pub async fn create_api_key(
         .map_err(|message| ApiError::invalid("name", message))?;
     let target = account.clone();
     let key = access
-        .db
-        .run(move |conn| Ok::<_, ApiError>(admin::create_key(conn, &target, &name)?))
+        .run(move |conn| admin::create_key(conn, &target, &name))
         .await?
         .ok_or_else(|| no_account(&account))?;
     Ok(HttpResponse::Created().json(ApiKeyView::from(key)))
@@ -310,8 +331,7 @@ pub async fn list_api_keys(
     let page = page_request(query.0.limit, query.0.after)?;
     let target = account.clone();
     let page = access
-        .db
-        .run(move |conn| Ok::<_, ApiError>(admin::list_keys(conn, &target, &page)?))
+        .run(move |conn| admin::list_keys(conn, &target, &page))
         .await?
         .ok_or_else(|| no_account(&account))?;
     Ok(web::Json(List::from_page(page, |k| k.id, ApiKeyView::from)))
@@ -337,8 +357,7 @@ pub async fn revoke_api_key(
 ) -> Result<HttpResponse, ApiError> {
     let target = account.clone();
     access
-        .db
-        .run(move |conn| Ok::<_, ApiError>(admin::revoke_key(conn, &target, key)?))
+        .run(move |conn| admin::revoke_key(conn, &target, key))
         .await?
         .ok_or_else(|| ApiError::not_found("API key", key))?;
     Ok(HttpResponse::NoContent().finish())

@@ -11,11 +11,11 @@ use super::error::{ApiError, Problem};
 use super::extract::{JsonBody, QueryParams, present};
 use super::idempotency::IdempotentPost;
 use super::pagination::{List, page_request};
+use super::tenant::Tenant;
 use crate::domain::{CustomerId, Email, Name, OptionalText, Validation};
 use crate::models::customer::{
     self, Customer, CustomerChanges, CustomerFields, CustomerFilter, Deletion,
 };
-use crate::tenant::Tenant;
 
 pub fn routes(config: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
     config
@@ -229,10 +229,14 @@ pub async fn create_customer(
     body: JsonBody<CustomerCreate>,
 ) -> Result<HttpResponse, ApiError> {
     let JsonBody { value, raw } = body;
-    post.respond(&tenant, &state.db, &raw, StatusCode::CREATED, move |conn| {
-        let fields = value.parse()?;
-        Ok(CustomerView::from(customer::create(conn, &fields)?))
-    })
+    post.respond(
+        &tenant,
+        &state.db,
+        &raw,
+        StatusCode::CREATED,
+        move || value.parse(),
+        |conn, fields| Ok(CustomerView::from(customer::create(conn, &fields)?)),
+    )
     .await
 }
 

@@ -69,9 +69,11 @@ pub enum ApiError {
     /// 422: an Idempotency-Key reused for a different request.
     #[error("{detail}")]
     Unprocessable { kind: &'static str, detail: String },
-    /// 503: the database is unreachable or every connection is busy.
+    /// 503: the database is unreachable, too slow, or every connection is
+    /// busy. `detail` is for the client and never names the database;
+    /// `cause` (driver text, addresses) goes to the log only.
     #[error("{detail}")]
-    Unavailable { detail: String },
+    Unavailable { detail: String, cause: String },
     /// Any other status actix produced by itself (408, 431, ...).
     #[error("{}", .status.canonical_reason().unwrap_or("Error"))]
     Status { status: StatusCode },
@@ -123,6 +125,22 @@ impl ApiError {
 
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
         Self::Validation(ValidationErrors::single(field, message))
+    }
+
+    pub fn unavailable(detail: impl Into<String>, cause: impl Into<String>) -> Self {
+        Self::Unavailable {
+            detail: detail.into(),
+            cause: cause.into(),
+        }
+    }
+
+    /// What the log should say about this error beyond its answer: the
+    /// cause of a 500 or a 503 (never shown to the client).
+    pub fn cause(&self) -> Option<&str> {
+        match self {
+            Self::Internal { cause } | Self::Unavailable { cause, .. } => Some(cause),
+            _ => None,
+        }
     }
 
     pub fn internal(cause: impl Into<String>) -> Self {
@@ -220,9 +238,9 @@ impl ApiError {
             StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::UnsupportedMediaType {
                 detail: "Send the body as application/json".into(),
             },
-            StatusCode::SERVICE_UNAVAILABLE => Self::Unavailable {
-                detail: "The service is temporarily unavailable".into(),
-            },
+            StatusCode::SERVICE_UNAVAILABLE => {
+                Self::unavailable("The service is temporarily unavailable", "(from actix)")
+            }
             StatusCode::INTERNAL_SERVER_ERROR => {
                 Self::internal("an error response without a cause")
             }
@@ -248,12 +266,8 @@ impl ResponseError for ApiError {
         }
     }
 
+    /// The cause is logged by the request middleware, with the request id.
     fn error_response(&self) -> HttpResponse {
-        match self {
-            Self::Internal { cause } => log::error!("internal error: {cause}"),
-            Self::Unavailable { detail } => log::warn!("unavailable: {detail}"),
-            _ => {}
-        }
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
         match self {
@@ -304,39 +318,50 @@ impl From<ValidationErrors> for ApiError {
     }
 }
 
+const RETRY_SHORTLY: &str = "The database is unavailable; retry after Retry-After seconds";
+
 impl From<DbError> for ApiError {
     fn from(error: DbError) -> Self {
+        let cause = error.to_string();
         match error {
-            DbError::Unavailable(cause) => Self::Unavailable {
-                detail: format!("The database is unavailable ({cause}); retry shortly"),
-            },
-            DbError::Busy(waited) => Self::Unavailable {
-                detail: format!(
-                    "Every database connection stayed busy for {} ms; retry shortly",
-                    waited.as_millis()
-                ),
-            },
-            DbError::Reconnect(cause) => Self::Unavailable {
-                detail: format!("The database is unavailable ({cause}); retry shortly"),
-            },
-            DbError::TaskLost => Self::internal("the database task was lost"),
+            DbError::Busy(_) => Self::unavailable(
+                "Every database connection stayed busy; retry after Retry-After seconds",
+                cause,
+            ),
+            DbError::Deadline(_) => Self::unavailable(
+                "The database did not answer in time; retry after Retry-After seconds",
+                cause,
+            ),
+            DbError::Unavailable(_) | DbError::Reconnect(_) => {
+                Self::unavailable(RETRY_SHORTLY, cause)
+            }
+            DbError::TaskLost => Self::internal(cause),
         }
     }
 }
 
 impl From<DieselError> for ApiError {
     fn from(error: DieselError) -> Self {
+        if crate::db::is_timeout(&error) {
+            return Self::unavailable(
+                "The database took too long, or the data is locked by another request; \
+                 retry after Retry-After seconds",
+                error.to_string(),
+            );
+        }
         match error {
             DieselError::DatabaseError(kind, info) => {
                 let constraint = info.constraint_name().unwrap_or("a constraint").to_owned();
                 match kind {
                     DatabaseErrorKind::ClosedConnection
-                    | DatabaseErrorKind::UnableToSendCommand => Self::Unavailable {
-                        detail: "The database connection was lost; retry shortly".into(),
-                    },
-                    DatabaseErrorKind::SerializationFailure => Self::Unavailable {
-                        detail: "The request collided with a concurrent one; retry it".into(),
-                    },
+                    | DatabaseErrorKind::UnableToSendCommand => Self::unavailable(
+                        "The database connection was lost; retry after Retry-After seconds",
+                        info.message(),
+                    ),
+                    DatabaseErrorKind::SerializationFailure => Self::unavailable(
+                        "The request collided with a concurrent one; retry it",
+                        info.message(),
+                    ),
                     DatabaseErrorKind::UniqueViolation => Self::conflict(
                         "conflict",
                         format!("The request conflicts with existing data ({constraint})"),

@@ -13,13 +13,13 @@ use super::extract::{JsonBody, QueryParams, present};
 use super::idempotency::IdempotentPost;
 use super::items::{ItemCreate, ItemView};
 use super::pagination::{List, page_request};
+use super::tenant::Tenant;
 use crate::domain::{
     Currency, CustomerId, InvoiceId, InvoiceStatus, Money, OptionalText, RowId, Validation,
     parse_date,
 };
 use crate::invoicing::{self, FullInvoice, MAX_ITEMS};
 use crate::models::invoice::{Invoice, InvoiceChanges, InvoiceFields, InvoiceFilter, Totals};
-use crate::tenant::Tenant;
 
 pub fn routes(config: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
     config
@@ -383,12 +383,18 @@ pub async fn create_invoice(
     body: JsonBody<InvoiceCreate>,
 ) -> Result<HttpResponse, ApiError> {
     let JsonBody { value, raw } = body;
-    post.respond(&tenant, &state.db, &raw, StatusCode::CREATED, move |conn| {
-        let (fields, lines) = value.parse()?;
-        Ok(InvoiceView::from(invoicing::create_invoice(
-            conn, &fields, &lines,
-        )?))
-    })
+    post.respond(
+        &tenant,
+        &state.db,
+        &raw,
+        StatusCode::CREATED,
+        move || value.parse(),
+        |conn, (fields, lines)| {
+            Ok(InvoiceView::from(invoicing::create_invoice(
+                conn, &fields, &lines,
+            )?))
+        },
+    )
     .await
 }
 
@@ -482,9 +488,14 @@ pub async fn issue_invoice(
     state: web::Data<AppState>,
     post: IdempotentPost,
 ) -> Result<HttpResponse, ApiError> {
-    post.respond(&tenant, &state.db, &[], StatusCode::OK, move |conn| {
-        Ok(InvoiceView::from(invoicing::issue_invoice(conn, id)?))
-    })
+    post.respond(
+        &tenant,
+        &state.db,
+        &[],
+        StatusCode::OK,
+        || Ok(()),
+        move |conn, ()| Ok(InvoiceView::from(invoicing::issue_invoice(conn, id)?)),
+    )
     .await
 }
 
@@ -505,8 +516,13 @@ pub async fn void_invoice(
     state: web::Data<AppState>,
     post: IdempotentPost,
 ) -> Result<HttpResponse, ApiError> {
-    post.respond(&tenant, &state.db, &[], StatusCode::OK, move |conn| {
-        Ok(InvoiceView::from(invoicing::void_invoice(conn, id)?))
-    })
+    post.respond(
+        &tenant,
+        &state.db,
+        &[],
+        StatusCode::OK,
+        || Ok(()),
+        move |conn, ()| Ok(InvoiceView::from(invoicing::void_invoice(conn, id)?)),
+    )
     .await
 }

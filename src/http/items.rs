@@ -28,9 +28,9 @@ fn optional_tax_rate_input_schema() -> utoipa::openapi::schema::Schema {
     }
     schema
 }
+use super::tenant::Tenant;
 use crate::invoicing::{self, LinePatch, NewLine, check_line};
 use crate::models::invoice_item::{Item, ItemFields};
-use crate::tenant::Tenant;
 
 pub fn routes(config: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
     config
@@ -236,13 +236,19 @@ pub async fn add_item(
     body: JsonBody<ItemCreate>,
 ) -> Result<HttpResponse, ApiError> {
     let JsonBody { value, raw } = body;
-    post.respond(&tenant, &state.db, &raw, StatusCode::CREATED, move |conn| {
-        let mut v = Validation::new();
-        let Some(line) = value.parse_into(&mut v) else {
-            return Err(v.into_errors().into());
-        };
-        Ok(ItemView::from(invoicing::add_item(conn, invoice, &line)?))
-    })
+    post.respond(
+        &tenant,
+        &state.db,
+        &raw,
+        StatusCode::CREATED,
+        move || {
+            let mut v = Validation::new();
+            value
+                .parse_into(&mut v)
+                .ok_or_else(|| v.into_errors().into())
+        },
+        move |conn, line| Ok(ItemView::from(invoicing::add_item(conn, invoice, &line)?)),
+    )
     .await
 }
 

@@ -10,9 +10,13 @@ use actix_web::middleware::Next;
 use actix_web::{HttpMessage, ResponseError};
 
 use super::error::{ApiError, PROBLEM_JSON};
-use crate::tenant::AuthenticatedAccount;
+use super::tenant::AuthenticatedAccount;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The request's id, in its extensions: for the log and the audit trail.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
 
 /// A client's X-Request-Id is kept when it is short and plain (it ends up in
 /// logs); otherwise a new one is made.
@@ -48,6 +52,7 @@ pub async fn request_context(
         .map_or_else(new_request_id, str::to_owned);
     let method = req.method().clone();
     let path = req.path().to_owned();
+    req.extensions_mut().insert(RequestId(request_id.clone()));
 
     let response = match next.call(req).await {
         Ok(response) => ensure_problem_json(response.map_into_boxed_body(), &path),
@@ -67,6 +72,20 @@ pub async fn request_context(
         response
             .headers_mut()
             .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
+    }
+    // The causes of 500s and 503s are logged here, with the request id,
+    // and never shown to the client.
+    if let Some(cause) = response
+        .response()
+        .error()
+        .and_then(|error| error.as_error::<ApiError>())
+        .and_then(ApiError::cause)
+    {
+        if response.status().is_server_error() && response.status().as_u16() != 503 {
+            log::error!("request_id={request_id}: {cause}");
+        } else {
+            log::warn!("request_id={request_id}: {cause}");
+        }
     }
     let account = response
         .request()

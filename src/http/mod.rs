@@ -17,6 +17,7 @@ mod ops;
 mod pagination;
 mod payments;
 mod server;
+mod tenant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
@@ -29,6 +30,7 @@ use crate::db::Database;
 pub use error::{ApiError, PROBLEM_JSON, Problem};
 pub use middleware::REQUEST_ID_HEADER;
 pub use server::{ServeError, app_state, serve, serve_and_then};
+pub use tenant::{ACCOUNT_HEADER, Tenant};
 
 /// What every handler can reach.
 pub struct AppState {

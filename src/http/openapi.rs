@@ -10,7 +10,9 @@ use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn, PathItem};
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
 use utoipa::openapi::{Content, OpenApi, Ref};
 use utoipa::openapi::{RefOr, Required};
 use utoipa::{PartialSchema, ToSchema};
@@ -20,6 +22,7 @@ use super::error::{PROBLEM_JSON, Problem};
 use crate::domain::{NAME_PATTERN, TEXT_PATTERN};
 
 const KEY_SCHEME: &str = "api_key";
+const ACCOUNT_SCHEME: &str = "account";
 const ADMIN_SCHEME: &str = "admin_token";
 
 /// The operations of a path, by method.
@@ -238,30 +241,6 @@ fn add_links(operation: &mut Operation) {
     }
 }
 
-/// Every /v1 operation names its account in a required X-Account-Id header.
-fn document_account_header(operation: &mut Operation) {
-    let header = ParameterBuilder::new()
-        .name("X-Account-Id")
-        .parameter_in(ParameterIn::Header)
-        .required(Required::True)
-        .description(Some(
-            "The account (tenant) the request acts for. Missing or malformed: 400. Not the \
-             account of the key: 401.",
-        ))
-        .schema(Some(
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .min_length(Some(1))
-                .max_length(Some(100))
-                .pattern(Some("^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")),
-        ))
-        .build();
-    operation
-        .parameters
-        .get_or_insert_with(Vec::new)
-        .insert(0, header.into());
-}
-
 /// Every POST under /v1 takes an optional Idempotency-Key.
 fn document_idempotency(operation: &mut Operation) {
     let key = ParameterBuilder::new()
@@ -270,8 +249,10 @@ fn document_idempotency(operation: &mut Operation) {
         .required(Required::False)
         .description(Some(
             "Makes a retry safe: the same key with the same request within 24 hours answers the first \
-             response again (with `Idempotent-Replayed: true`) and changes nothing; with a different \
-             request it is 422; while the first request runs, 409. Keys are per account.",
+             response again (with `Idempotent-Replayed: true`) and changes nothing, whatever that \
+             response was once the work had begun (a 404 or 409 too; not a validation failure, a 401 \
+             or a 5xx); with a different request it is 422; while the first request runs, 409. Keys \
+             are per account, 1-255 printable ASCII characters (else 400).",
         ))
         .schema(Some(
             ObjectBuilder::new()
@@ -342,6 +323,14 @@ pub fn complete(mut api: OpenApi) -> OpenApi {
         ),
     );
     components.add_security_scheme(
+        ACCOUNT_SCHEME,
+        SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+            "X-Account-Id",
+            "The account (tenant) the request acts for; sent with that account's API key. \
+             Missing or malformed: 400. Not the account of the key: 401.",
+        ))),
+    );
+    components.add_security_scheme(
         ADMIN_SCHEME,
         SecurityScheme::Http(
             HttpBuilder::new()
@@ -375,11 +364,11 @@ pub fn complete(mut api: OpenApi) -> OpenApi {
                 }
             }
             if tenant {
-                document_account_header(operation);
-                operation.security = Some(vec![SecurityRequirement::new(
-                    KEY_SCHEME,
-                    Vec::<String>::new(),
-                )]);
+                // Both at once: the account and its key.
+                operation.security = Some(vec![
+                    SecurityRequirement::new(ACCOUNT_SCHEME, Vec::<String>::new())
+                        .add(KEY_SCHEME, Vec::<String>::new()),
+                ]);
                 add_problem(
                     operation,
                     "400",

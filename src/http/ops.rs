@@ -38,20 +38,21 @@ pub async fn health() -> web::Json<Status> {
 pub async fn ready(state: web::Data<AppState>) -> Result<web::Json<Status>, ApiError> {
     let pending = state
         .db
-        .run(|conn| {
-            migrations::pending(conn).map_err(|error| ApiError::Unavailable {
-                detail: format!("The database does not answer: {error}"),
+        .run(|conn, _| {
+            migrations::pending(conn).map_err(|error| {
+                ApiError::unavailable("The database does not answer", error.to_string())
             })
         })
         .await?;
     if !pending.is_empty() {
-        return Err(ApiError::Unavailable {
-            detail: format!(
+        return Err(ApiError::unavailable(
+            format!(
                 "{} migration(s) pending: {}; run `invoiced migrate run`",
                 pending.len(),
                 pending.join(", ")
             ),
-        });
+            "migrations pending",
+        ));
     }
     Ok(web::Json(Status { status: "ready" }))
 }

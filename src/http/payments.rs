@@ -12,13 +12,13 @@ use super::error::{ApiError, Problem};
 use super::extract::{JsonBody, QueryParams};
 use super::idempotency::IdempotentPost;
 use super::pagination::{List, page_request};
+use super::tenant::Tenant;
 use crate::domain::{
     DecimalInput, InvoiceId, Money, OptionalText, PaymentId, PaymentMethod, RowId, Validation,
-    amount_input_schema,
+    amount_input_schema, parse_timestamp,
 };
 use crate::invoicing;
 use crate::models::payment::{Payment, PaymentFields};
-use crate::tenant::Tenant;
 
 pub fn routes(config: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
     config
@@ -69,21 +69,13 @@ pub struct PaymentCreate {
     pub reference: Option<String>,
 }
 
-fn parse_paid_at(text: &str) -> Result<DateTime<Utc>, String> {
-    DateTime::parse_from_rfc3339(text)
-        .map(|at| at.with_timezone(&Utc))
-        .map_err(|_| {
-            format!("must be an RFC 3339 timestamp like 2026-03-01T14:05:00Z, not {text:?}")
-        })
-}
-
 impl PaymentCreate {
     fn parse(self) -> Result<PaymentFields, ApiError> {
         let mut v = Validation::new();
         let amount = v.check("amount", Money::parse_positive(&self.amount));
         let paid_at = v.check(
             "paid_at",
-            self.paid_at.as_deref().map(parse_paid_at).transpose(),
+            self.paid_at.as_deref().map(parse_timestamp).transpose(),
         );
         let reference = v.check(
             "reference",
@@ -179,12 +171,18 @@ pub async fn record_payment(
     body: JsonBody<PaymentCreate>,
 ) -> Result<HttpResponse, ApiError> {
     let JsonBody { value, raw } = body;
-    post.respond(&tenant, &state.db, &raw, StatusCode::CREATED, move |conn| {
-        let fields = value.parse()?;
-        Ok(PaymentView::from(invoicing::record_payment(
-            conn, invoice, &fields,
-        )?))
-    })
+    post.respond(
+        &tenant,
+        &state.db,
+        &raw,
+        StatusCode::CREATED,
+        move || value.parse(),
+        move |conn, fields| {
+            Ok(PaymentView::from(invoicing::record_payment(
+                conn, invoice, &fields,
+            )?))
+        },
+    )
     .await
 }
 

@@ -10,6 +10,7 @@ use actix_web::{HttpServer, web};
 use super::{AdminState, AppState, build_app};
 use crate::config::{Config, ConfigError};
 use crate::db::{self, Database, migrations};
+use crate::maintenance;
 
 /// How long in-flight requests may run on after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -63,22 +64,10 @@ fn ensure_admin_can_see_every_account(config: &Config) -> Result<(), ServeError>
     if config.admin_token.is_none() {
         return Ok(());
     }
-    #[derive(diesel::QueryableByName)]
-    struct Bypass {
-        #[diesel(sql_type = diesel::sql_types::Bool)]
-        bypasses: bool,
-    }
     let mut owner = db::connect(config.database.owner()?)?;
-    let role: Bypass = diesel::RunQueryDsl::get_result(
-        diesel::sql_query(
-            "SELECT r.rolsuper OR r.rolbypassrls OR c.relowner = r.oid AS bypasses
-             FROM pg_roles r, pg_class c
-             WHERE r.rolname = current_user AND c.oid = 'public.accounts'::regclass",
-        ),
-        &mut owner,
-    )
-    .map_err(migrations::MigrationError::ReadApplied)?;
-    if role.bypasses {
+    let bypasses =
+        db::sees_every_account(&mut owner).map_err(migrations::MigrationError::ReadApplied)?;
+    if bypasses {
         Ok(())
     } else {
         Err(ServeError::Config(ConfigError::Invalid {
@@ -96,7 +85,7 @@ pub fn app_state(config: &Config) -> Result<AppState, ServeError> {
     let admin = match &config.admin_token {
         Some(token) => Some(AdminState {
             token: token.clone(),
-            db: Database::small(config.database.owner()?, config.pool.timeout),
+            db: Database::small(config.database.owner()?, &config.pool),
         }),
         None => None,
     };
@@ -105,6 +94,44 @@ pub fn app_state(config: &Config) -> Result<AppState, ServeError> {
         admin,
         body_limit: config.request_body_limit,
     })
+}
+
+/// SIGTERM and SIGINT (Ctrl-C) alike: stop accepting, let the requests in
+/// flight finish (up to SHUTDOWN_GRACE), then return.
+fn stop_gracefully_on_signals(server: actix_web::dev::ServerHandle) -> std::io::Result<()> {
+    use actix_web::rt::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    actix_web::rt::spawn(async move {
+        let name = tokio::select! {
+            _ = terminate.recv() => "SIGTERM",
+            _ = interrupt.recv() => "SIGINT",
+        };
+        log::info!("{name}: finishing the requests in flight, then stopping");
+        server.stop(true).await;
+    });
+    Ok(())
+}
+
+/// Runs a maintenance pass at start and every `maintenance::INTERVAL`.
+async fn maintain(db: Database) {
+    let mut ticks = actix_web::rt::time::interval(maintenance::INTERVAL);
+    loop {
+        ticks.tick().await;
+        let pass = db
+            .run(|conn, _| {
+                maintenance::run_once(conn).map_err(|e| super::ApiError::internal(e.to_string()))
+            })
+            .await;
+        match pass {
+            Ok(pruned) if pruned.idempotency_keys > 0 => log::info!(
+                "maintenance: pruned {} expired idempotency key(s)",
+                pruned.idempotency_keys
+            ),
+            Ok(_) => {}
+            Err(error) => log::warn!("maintenance pass failed: {}", error.cause().unwrap_or("")),
+        }
+    }
 }
 
 pub fn serve(config: Config) -> Result<(), ServeError> {
@@ -120,6 +147,7 @@ pub fn serve_and_then(
     ensure_schema_is_current(&config)?;
     ensure_admin_can_see_every_account(&config)?;
     let state = web::Data::new(app_state(&config)?);
+    let maintenance_db = state.db.clone();
     let listener = TcpListener::bind(config.bind_addr).map_err(|source| ServeError::Bind {
         addr: config.bind_addr,
         source,
@@ -128,8 +156,13 @@ pub fn serve_and_then(
     actix_web::rt::System::new().block_on(async move {
         let server = HttpServer::new(move || build_app(state.clone()))
             .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
+            // actix stops gracefully on SIGTERM but drops requests in
+            // flight on SIGINT; both are ours to handle, the same way.
+            .disable_signals()
             .listen(listener)?
             .run();
+        stop_gracefully_on_signals(server.handle())?;
+        actix_web::rt::spawn(maintain(maintenance_db));
         log::info!("listening on http://{address}");
         on_listening(address);
         server.await?;

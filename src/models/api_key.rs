@@ -14,9 +14,9 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::fragments::KeyUseIsStale;
+use crate::db::TenantConn;
 use crate::domain::{ApiKeyId, Name, RowId};
 use crate::schema::api_keys;
-use crate::tenant::TenantConn;
 
 const KEY_PREFIX: &str = "inv_";
 const RANDOM_BYTES: usize = 24;

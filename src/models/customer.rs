@@ -4,9 +4,9 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use super::{Page, PageRequest};
+use crate::db::TenantConn;
 use crate::domain::{CustomerId, RowId};
 use crate::schema::{customers, invoices};
-use crate::tenant::TenantConn;
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = customers, primary_key(account_id, id), check_for_backend(diesel::pg::Pg))]

@@ -5,8 +5,8 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Text};
 
 use super::fragments::RetentionStart;
+use crate::db::TenantConn;
 use crate::schema::idempotency_keys;
-use crate::tenant::TenantConn;
 
 /// How long a key is remembered.
 macro_rules! retention {
@@ -26,7 +26,7 @@ pub struct StoredResponse {
     pub response_body: Vec<u8>,
 }
 
-#[derive(Insertable, AsChangeset)]
+#[derive(Insertable)]
 #[diesel(table_name = idempotency_keys)]
 struct NewStoredResponse<'a> {
     account_id: &'a str,
@@ -68,8 +68,8 @@ pub fn find(conn: &mut TenantConn<'_>, key: &str) -> QueryResult<Option<StoredRe
         .optional()
 }
 
-/// Stores the response under `key` (replacing an expired one) and forgets
-/// the account's keys older than the retention period.
+/// Stores the response under `key` (replacing an expired one, which
+/// [`find`] no longer sees).
 pub fn store(
     conn: &mut TenantConn<'_>,
     key: &str,
@@ -78,11 +78,6 @@ pub fn store(
     body: &[u8],
 ) -> QueryResult<()> {
     let account_id = conn.account_id().to_owned();
-    diesel::sql_query(format!(
-        "DELETE FROM idempotency_keys WHERE account_id = $1 AND created_at < now() - interval '{RETENTION}'"
-    ))
-    .bind::<Text, _>(&account_id)
-    .execute(conn.pg())?;
     let row = NewStoredResponse {
         account_id: &account_id,
         key,
@@ -94,7 +89,28 @@ pub fn store(
         .values(&row)
         .on_conflict((idempotency_keys::account_id, idempotency_keys::key))
         .do_update()
-        .set((&row, idempotency_keys::created_at.eq(diesel::dsl::now)))
+        // Only the response: the app may not rewrite a key's identity.
+        .set((
+            idempotency_keys::request_hash.eq(request_hash),
+            idempotency_keys::response_status.eq(row.response_status),
+            idempotency_keys::response_body.eq(body),
+            idempotency_keys::created_at.eq(diesel::dsl::now),
+        ))
         .execute(conn.pg())?;
     Ok(())
+}
+
+/// Forgets expired keys of every account, oldest first, at most `batch` of
+/// them (the owner's `prune_expired_idempotency_keys`, which the app role
+/// may call: row-level security would confine a DELETE to one account).
+pub fn prune_expired(conn: &mut PgConnection, batch: i32) -> QueryResult<i64> {
+    #[derive(QueryableByName)]
+    struct Pruned {
+        #[diesel(sql_type = BigInt)]
+        pruned: i64,
+    }
+    let pruned: Pruned = diesel::sql_query("SELECT prune_expired_idempotency_keys($1) AS pruned")
+        .bind::<diesel::sql_types::Integer, _>(batch)
+        .get_result(conn)?;
+    Ok(pruned.pruned)
 }

@@ -7,9 +7,9 @@ use diesel::prelude::*;
 
 use super::fragments::{ItemsSums, PaymentsSum};
 use super::{Page, PageRequest};
+use crate::db::TenantConn;
 use crate::domain::{CustomerId, InvoiceId, InvoiceStatus, Money, RowId};
 use crate::schema::{invoices, payments};
-use crate::tenant::TenantConn;
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = invoices, primary_key(account_id, id), check_for_backend(diesel::pg::Pg))]
@@ -172,7 +172,9 @@ pub fn set_status(
                 invoices::status.eq(status),
                 invoices::issue_date.eq(diesel::dsl::sql::<
                     diesel::sql_types::Nullable<diesel::sql_types::Date>,
-                >("coalesce(issue_date, CURRENT_DATE)")),
+                >(
+                    "coalesce(issue_date, (now() AT TIME ZONE 'UTC')::date)"
+                )),
             ))
             .returning(Invoice::as_returning())
             .get_result(conn.pg())

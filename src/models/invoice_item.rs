@@ -4,9 +4,9 @@ use bigdecimal::BigDecimal;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
+use crate::db::TenantConn;
 use crate::domain::{InvoiceId, ItemId, Money, Quantity, RowId, TaxRate};
 use crate::schema::invoice_items;
-use crate::tenant::TenantConn;
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = invoice_items, primary_key(account_id, id), check_for_backend(diesel::pg::Pg))]

@@ -1,5 +1,5 @@
 //! One module per table: its row struct, its insertable, and named queries.
-//! Functions on tenant tables take a [`TenantConn`](crate::tenant::TenantConn)
+//! Functions on tenant tables take a [`TenantConn`](crate::db::TenantConn)
 //! and filter on its account in every query.
 
 pub mod account;

@@ -5,9 +5,9 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use super::{Page, PageRequest};
+use crate::db::TenantConn;
 use crate::domain::{InvoiceId, Money, PaymentId, PaymentMethod, RowId};
 use crate::schema::payments;
-use crate::tenant::TenantConn;
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = payments, primary_key(account_id, id), check_for_backend(diesel::pg::Pg))]

@@ -667,7 +667,7 @@ async fn a_page_of_invoices_takes_the_same_number_of_queries_whatever_its_size()
             },
         );
         let account = AccountId::parse("acme").unwrap();
-        let page = invoiced::tenant::in_tenant_transaction(&mut conn, &account, |conn| {
+        let page = invoiced::db::in_tenant_transaction(&mut conn, &account, |conn| {
             invoiced::invoicing::list_invoices(
                 conn,
                 &InvoiceFilter::default(),

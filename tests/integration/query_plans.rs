@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use bigdecimal::BigDecimal;
 use diesel::connection::{Connection, InstrumentationEvent};
 use diesel::prelude::*;
+use invoiced::db::{TenantConn, in_tenant_transaction};
 use invoiced::domain::{AccountId, CustomerId, InvoiceId, Money, Quantity, RowId, TaxRate};
 use invoiced::invoicing;
 use invoiced::models::customer::{self, CustomerFilter};
@@ -14,7 +15,6 @@ use invoiced::models::invoice::{InvoiceFields, InvoiceFilter};
 use invoiced::models::invoice_item::ItemFields;
 use invoiced::models::payment::PaymentFields;
 use invoiced::models::{PageRequest, api_key};
-use invoiced::tenant::{TenantConn, in_tenant_transaction};
 use serde_json::json;
 
 use crate::harness::spawn;

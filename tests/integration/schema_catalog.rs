@@ -212,7 +212,7 @@ fn list_filters_are_indexed() {
         "invoices USING btree (account_id, customer_id, id)",
         "invoices USING btree (account_id, issue_date, id)",
         "payments USING btree (account_id, invoice_id, id)",
-        "customers USING gin (name gin_trgm_ops, email gin_trgm_ops)",
+        "customers USING gin (account_id, name gin_trgm_ops, email gin_trgm_ops)",
     ] {
         assert!(
             definitions.iter().any(|d| d.contains(expected)),

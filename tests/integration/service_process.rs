@@ -296,7 +296,7 @@ fn the_account_and_key_commands_do_what_the_admin_api_does() {
 
     let authenticates = |key: &str| {
         let account = invoiced::domain::AccountId::parse("acme").unwrap();
-        invoiced::tenant::in_tenant_transaction(&mut db.app_conn(), &account, |conn| {
+        invoiced::db::in_tenant_transaction(&mut db.app_conn(), &account, |conn| {
             invoiced::models::api_key::authenticate(conn, key)
         })
         .unwrap()

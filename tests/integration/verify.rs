@@ -41,10 +41,10 @@ fn a_sound_database_passes_every_check() {
     assert_eq!(code, Some(0), "{output}");
     assert_eq!(
         output.lines().filter(|l| l.starts_with("ok    ")).count(),
-        7,
+        8,
         "{output}"
     );
-    assert!(output.contains("all 7 checks passed"), "{output}");
+    assert!(output.contains("all 8 checks passed"), "{output}");
 }
 
 #[test]
@@ -85,6 +85,36 @@ fn every_broken_invariant_is_named_with_examples() {
 fn verify_refuses_a_role_that_row_level_security_blinds() {
     let db = TestDatabase::new();
     let (code, output) = verify(&db.app_url());
-    assert_eq!(code, Some(1));
+    assert_eq!(
+        code,
+        Some(2),
+        "a usage error: the wrong role for the command"
+    );
     assert!(output.contains("owner role"), "{output}");
+}
+
+#[test]
+fn a_privilege_the_service_role_must_not_have_or_lacks_is_named() {
+    let db = TestDatabase::new();
+    execute(
+        &mut db.owner_conn(),
+        "GRANT DELETE ON payments TO invoiced_app;
+         GRANT UPDATE (revoked_at) ON api_keys TO invoiced_app;
+         REVOKE SELECT ON customers FROM invoiced_app",
+    );
+    execute(
+        &mut db.superuser_conn(),
+        &format!("GRANT TEMPORARY ON DATABASE {} TO invoiced_app", db.name()),
+    );
+    let (code, output) = verify(&db.owner_url());
+    assert_eq!(code, Some(1), "{output}");
+    for expected in [
+        "FAIL  the service's role has exactly the privileges it needs: 4 violation(s)",
+        "invoiced_app may payments: DELETE, which it must not",
+        "invoiced_app may api_keys: UPDATE (revoked_at), which it must not",
+        "invoiced_app may database: TEMPORARY, which it must not",
+        "invoiced_app lacks customers: SELECT",
+    ] {
+        assert!(output.contains(expected), "{expected:?} not in:\n{output}");
+    }
 }

@@ -101,6 +101,8 @@ pub fn config_for(app_url: String, owner_url: String, admin: bool) -> Config {
             max_lifetime: std::time::Duration::from_secs(3600),
             idle_timeout: std::time::Duration::from_secs(600),
             test_on_checkout: true,
+            statement_timeout: std::time::Duration::from_secs(10),
+            prepared_statements: true,
         },
         auto_migrate: false,
         admin_token: admin.then(|| ADMIN_TOKEN.to_owned()),

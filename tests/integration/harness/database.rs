@@ -53,6 +53,17 @@ impl TestDatabase {
             "CREATE DATABASE {} TEMPLATE {template} OWNER invoiced_owner",
             database.name
         ));
+        // A database's own privileges are not copied from its template: grant
+        // them as setup_postgres.sql does (CONNECT only, no TEMPORARY).
+        for sql in [
+            format!("REVOKE ALL ON DATABASE {} FROM PUBLIC", database.name),
+            format!(
+                "GRANT CONNECT ON DATABASE {} TO invoiced_app",
+                database.name
+            ),
+        ] {
+            database.server.execute_as_superuser(&sql);
+        }
         database
     }
 

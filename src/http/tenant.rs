@@ -1,132 +1,46 @@
-//! The tenant boundary.
+//! Who a `/v1` request acts for, and the proof of it.
 //!
 //! Every `/v1` request names its account (`X-Account-Id`) and proves it
 //! (`Authorization: Bearer <api key>`). The [`Tenant`] extractor checks both
-//! headers before any handler runs (400 for a bad account header, 401 for a
-//! missing or malformed key). Handlers then reach tenant data only through
-//! [`Tenant::transaction`]: one transaction per request whose first
-//! statements set `app.account_id` (what row-level security checks) and
-//! check the key, before anything else of the request runs; an unknown
-//! account or a wrong or revoked key ends it with 401. The key check and the
-//! request's work thus see the same snapshot, and share its round trips.
-//! Model functions get a [`TenantConn`], which carries the account every
-//! model query filters on. There is no other way from a handler to a
-//! connection that can see tenant rows.
+//! headers' shape before any handler runs (400 for a bad account header,
+//! 401 for a missing or malformed key). Handlers then reach tenant data only
+//! through [`Tenant::transaction`]: one tenant transaction per request
+//! (see [`crate::db::tenant`]) whose first query checks the key, before
+//! anything else of the request runs; an unknown account or a wrong or
+//! revoked key ends it with 401. The key check and the request's work thus
+//! see the same snapshot, and share its round trips.
 
 use std::future::{Ready, ready};
 
 use actix_web::dev::Payload;
 use actix_web::http::header::{AUTHORIZATION, HeaderMap};
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
-use diesel::connection::{AnsiTransactionManager, TransactionManager};
-use diesel::prelude::*;
-use diesel::sql_types::Text;
 
-use crate::db::Database;
-use crate::domain::AccountId;
-use crate::http::ApiError;
+use super::error::ApiError;
+use super::middleware::RequestId;
+use crate::db::{self, Actor, Database, TenantConn};
+use crate::domain::{AccountId, RowId};
 use crate::models::api_key;
 
 pub const ACCOUNT_HEADER: &str = "x-account-id";
 
-/// A connection inside a tenant transaction.
-pub struct TenantConn<'a> {
-    conn: &'a mut PgConnection,
-    account: &'a AccountId,
-}
-
-impl TenantConn<'_> {
-    /// The account every query through this connection must filter on.
-    pub fn account(&self) -> &AccountId {
-        self.account
-    }
-
-    /// The account id as a string, for Diesel filters.
-    pub fn account_id(&self) -> &str {
-        self.account.as_str()
-    }
-
-    pub fn pg(&mut self) -> &mut PgConnection {
-        self.conn
-    }
-}
-
-/// Begins a tenant transaction: `BEGIN` and the setting in one round trip
-/// (one simple-query message), the setting local to the transaction
-/// (`is_local = true`) so a pooled connection never carries it to its next
-/// user.
-pub fn begin(conn: &mut PgConnection, account: &AccountId) -> QueryResult<()> {
-    // The account id's format admits no quote; doubling them anyway keeps
-    // this one literal whatever that format becomes.
-    let sql = format!(
-        "BEGIN; SELECT set_config('app.account_id', '{}', true)",
-        account.as_str().replace('\'', "''")
-    );
-    AnsiTransactionManager::begin_transaction_sql(conn, &sql).inspect_err(|_| {
-        // The server may have begun the transaction before the error: such
-        // a connection must not go back to the pool.
-        AnsiTransactionManager::transaction_manager_status_mut(conn).set_in_error();
-    })
-}
-
-/// Ends the transaction [`begin`] started: commits `outcome`'s success,
-/// rolls back its failure (as Diesel's own `transaction` does).
-pub fn finish<T, E>(conn: &mut PgConnection, outcome: Result<T, E>) -> Result<T, E>
-where
-    E: From<diesel::result::Error>,
-{
-    match outcome {
-        Ok(value) => {
-            AnsiTransactionManager::commit_transaction(conn)?;
-            Ok(value)
-        }
-        Err(error) => match AnsiTransactionManager::rollback_transaction(conn) {
-            Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(error),
-            Err(rollback) => Err(rollback.into()),
-        },
-    }
-}
-
-fn in_transaction(conn: &mut PgConnection) -> bool {
-    matches!(
-        AnsiTransactionManager::transaction_manager_status_mut(conn).transaction_depth(),
-        Ok(Some(_))
-    )
-}
-
-/// Runs `work` in a transaction scoped to `account` (a savepoint when the
-/// connection is already in a transaction).
-pub fn in_tenant_transaction<T, E>(
-    conn: &mut PgConnection,
-    account: &AccountId,
-    work: impl FnOnce(&mut TenantConn<'_>) -> Result<T, E>,
-) -> Result<T, E>
-where
-    E: From<diesel::result::Error>,
-{
-    if in_transaction(conn) {
-        return conn.transaction(|conn| {
-            diesel::sql_query("SELECT set_config('app.account_id', $1, true)")
-                .bind::<Text, _>(account.as_str())
-                .execute(conn)?;
-            work(&mut TenantConn { conn, account })
-        });
-    }
-    begin(conn, account)?;
-    let outcome = work(&mut TenantConn {
-        conn: &mut *conn,
-        account,
-    });
-    finish(conn, outcome)
-}
-
 /// A tenant as the request claims it: the account, and the key to prove it
 /// with (checked in the request's transaction, see the module's comment).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Tenant {
     account: AccountId,
     key: String,
     request: HttpRequest,
+}
+
+/// Never the key: a Debug line may end up in a log.
+impl std::fmt::Debug for Tenant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tenant")
+            .field("account", &self.account)
+            .field("key", &"(redacted)")
+            .finish()
+    }
 }
 
 /// The account of an authenticated request, kept in the request's
@@ -143,7 +57,8 @@ impl Tenant {
     /// workers, once the key has been checked in it: all of a request's
     /// database work happens, or none of it. A failed key check is 401 and
     /// runs nothing of `work`; so does every error `work` reports, which is
-    /// why handlers validate their input inside it.
+    /// why handlers validate their input inside it. Work that outlived the
+    /// request's deadline (the client was answered 503) is rolled back.
     pub async fn transaction<T, F>(&self, db: &Database, work: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut TenantConn<'_>) -> Result<T, ApiError> + Send + 'static,
@@ -151,22 +66,40 @@ impl Tenant {
     {
         let account = self.account.clone();
         let key = self.key.clone();
+        let request_id = self
+            .request
+            .extensions()
+            .get::<RequestId>()
+            .map(|id| id.0.clone());
         let first_account = account.clone();
+        let timeouts = db.timeouts();
         let (authenticated, outcome) = db
             .run_after(
-                move |conn| begin(conn, &first_account),
-                move |conn| {
+                move |conn| db::tenant::begin(conn, &first_account, timeouts),
+                move |conn, deadline| {
                     let mut authenticated = false;
                     let outcome = (|| {
-                        let mut tenant = TenantConn {
-                            conn: &mut *conn,
-                            account: &account,
-                        };
-                        api_key::authenticate(&mut tenant, &key)?.ok_or_else(unauthorized)?;
+                        let anonymous = Actor::default();
+                        let key_id = api_key::authenticate(
+                            &mut TenantConn::new(&mut *conn, &account, &anonymous),
+                            &key,
+                        )?
+                        .ok_or(ApiError::Unauthorized)?;
                         authenticated = true;
-                        work(&mut tenant)
+                        let actor = Actor {
+                            api_key_id: Some(key_id.get()),
+                            request_id,
+                        };
+                        work(&mut TenantConn::new(&mut *conn, &account, &actor))
                     })();
-                    Ok::<_, ApiError>((authenticated, finish(conn, outcome)))
+                    let outcome = match outcome {
+                        Ok(_) if deadline.passed() => db::tenant::rollback(
+                            conn,
+                            ApiError::from(db::DbError::Deadline(std::time::Duration::ZERO)),
+                        ),
+                        outcome => db::tenant::finish(conn, outcome),
+                    };
+                    Ok::<_, ApiError>((authenticated, outcome))
                 },
             )
             .await?;
@@ -177,12 +110,6 @@ impl Tenant {
         }
         outcome
     }
-}
-
-/// The one answer to every failed authentication, whatever failed: an
-/// unknown account and a wrong key must look the same.
-fn unauthorized() -> ApiError {
-    ApiError::Unauthorized
 }
 
 /// The account the request names: exactly one well-formed X-Account-Id.
@@ -225,7 +152,7 @@ impl FromRequest for Tenant {
         let claimed = claimed_account(req.headers()).and_then(|account| {
             let key = bearer_token(req.headers())
                 .filter(|key| api_key::well_formed(key))
-                .ok_or_else(unauthorized)?;
+                .ok_or(ApiError::Unauthorized)?;
             Ok(Tenant {
                 account,
                 key: key.to_owned(),
