@@ -49,8 +49,12 @@ $$;
 REVOKE EXECUTE ON FUNCTION prune_expired_idempotency_keys(integer) FROM PUBLIC;
 
 -- A customer search (?q=) stays inside its account: the trigram index leads
--- with account_id (btree_gin makes a text equality a GIN key), so the scan
--- reads only the matches of that account, whatever the others hold.
+-- with account_id (btree_gin makes a text equality a GIN key), so a scan of
+-- it reads only that account's matches, whatever the others hold. (Under
+-- row-level security, as the service runs, PostgreSQL evaluates ILIKE
+-- through no index at all, the operator not being leakproof: a search then
+-- reads the account's customers through an account_id index, still none of
+-- another account's.)
 CREATE EXTENSION IF NOT EXISTS btree_gin;
 DROP INDEX customers_search_idx;
 CREATE INDEX customers_search_idx ON customers

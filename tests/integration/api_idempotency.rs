@@ -57,7 +57,7 @@ async fn a_retry_replays_the_first_response_and_changes_nothing() {
     );
     let issue_again =
         |key: &'static str| keyed(&acme, &format!("/v1/invoices/{id}/issue"), key, &json!({}));
-    // A replayed failure is not stored: issuing an issued invoice stays 409.
+    // A refusal is remembered and replayed: issuing an issued invoice stays 409.
     app.call(issue_again("issue-1")).await.problem(409);
     app.call(issue_again("issue-1")).await.problem(409);
 }
@@ -223,4 +223,122 @@ fn a_retry_while_the_first_is_still_running_is_409() {
         let payments = third.send(&tenant, Method::GET, &path, None).await;
         assert_eq!(payments.ok(200)["data"].as_array().unwrap().len(), 1);
     });
+}
+
+#[actix_web::test]
+async fn a_refusal_after_the_work_began_is_replayed_even_once_the_conflict_is_gone() {
+    let app = spawn().await;
+    let acme = app.tenant("acme").await;
+    let customer = app.customer(&acme, "Ann").await;
+    let draft = app.invoice(&acme, customer, &[("1", "50.00", "0")]).await;
+    let id = draft["id"].as_i64().unwrap();
+    let path = format!("/v1/invoices/{id}/payments");
+    let payment = json!({"amount": "50.00"});
+
+    // A payment on a draft is refused...
+    let first = app.call(keyed(&acme, &path, "pay-early", &payment)).await;
+    first.problem(409);
+    // ...and stays refused under its key after the invoice is issued: the
+    // retry does not do what the first attempt did not.
+    app.send(
+        &acme,
+        Method::POST,
+        &format!("/v1/invoices/{id}/issue"),
+        None,
+    )
+    .await
+    .ok(200);
+    let retry = app.call(keyed(&acme, &path, "pay-early", &payment)).await;
+    retry.problem(409);
+    assert_eq!(retry.header("idempotent-replayed"), Some("true"));
+    assert_eq!(retry.text, first.text);
+    assert_eq!(app.count("payments"), 0);
+    assert_eq!(
+        app.get(&acme, &format!("/v1/invoices/{id}")).await.ok(200)["status"],
+        "issued"
+    );
+    // A 404 is remembered too.
+    let missing = app
+        .call(keyed(
+            &acme,
+            "/v1/invoices/999/payments",
+            "pay-missing",
+            &payment,
+        ))
+        .await;
+    missing.problem(404);
+    let again = app
+        .call(keyed(
+            &acme,
+            "/v1/invoices/999/payments",
+            "pay-missing",
+            &payment,
+        ))
+        .await;
+    again.problem(404);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    // A new key does the work.
+    app.call(keyed(&acme, &path, "pay-now", &payment))
+        .await
+        .ok(201);
+    assert_eq!(app.count("payments"), 1);
+}
+
+#[actix_web::test]
+async fn a_request_refused_by_validation_may_be_retried_with_its_key() {
+    let app = spawn().await;
+    let acme = app.tenant("acme").await;
+    let invalid = json!({"name": "Ann", "email": "not an address"});
+    app.call(keyed(&acme, "/v1/customers", "customer-1", &invalid))
+        .await
+        .problem(422);
+    let fixed = json!({"name": "Ann", "email": "ann@example.com"});
+    let created = app
+        .call(keyed(&acme, "/v1/customers", "customer-1", &fixed))
+        .await;
+    assert_eq!(created.ok(201)["email"], "ann@example.com");
+    assert_eq!(created.header("idempotent-replayed"), None);
+    assert_eq!(app.count("customers"), 1);
+}
+
+#[actix_web::test]
+async fn expired_keys_are_pruned_for_every_account() {
+    let app = spawn().await;
+    for account in ["acme", "globex"] {
+        let tenant = app.tenant(account).await;
+        app.call(keyed(
+            &tenant,
+            "/v1/customers",
+            "old",
+            &json!({"name": "Ann"}),
+        ))
+        .await
+        .ok(201);
+        app.call(keyed(
+            &tenant,
+            "/v1/customers",
+            "new",
+            &json!({"name": "Bob"}),
+        ))
+        .await
+        .ok(201);
+    }
+    crate::harness::execute(
+        &mut app.db().owner_conn(),
+        "UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE key = 'old'",
+    );
+    // As the service's maintenance task runs it: as the app role.
+    let pruned = invoiced::maintenance::run_once(&mut app.db().app_conn()).unwrap();
+    assert_eq!(pruned.idempotency_keys, 2);
+    let left = crate::harness::json_rows(
+        &mut app.db().owner_conn(),
+        "SELECT account_id, key FROM idempotency_keys ORDER BY 1, 2",
+    );
+    assert_eq!(
+        left,
+        vec![
+            json!({"account_id": "acme", "key": "new"}),
+            json!({"account_id": "globex", "key": "new"})
+        ]
+    );
 }

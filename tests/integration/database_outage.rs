@@ -194,3 +194,207 @@ async fn with_every_connection_busy_a_request_gets_503_after_the_pool_timeout() 
     assert_eq!(patched.ok(200)["name"], "Ann B");
     app.get(&acme, "/v1/customers").await.ok(200);
 }
+
+/// A private cluster on TCP (so that libpq's messages would carry a host and
+/// port), set up and migrated, with account `acme`; returns it, its data
+/// options, the app's and the owner's URLs, and acme's key.
+fn private_cluster(name: &str) -> (LocalPostgres, String, String, String) {
+    let binaries = Binaries::locate().unwrap();
+    let dir = server().run_dir().join(name);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let options = ClusterOptions {
+        data_dir: dir.join("data"),
+        log_file: dir.join("postgres.log"),
+        listen: Listen::Tcp(port),
+        durable: false,
+        superuser_password: Some("superuser-test-password".into()),
+    };
+    let postgres = LocalPostgres::start(&binaries, options).unwrap();
+    run_setup_script(
+        &binaries,
+        &postgres.url(SUPERUSER, Some("superuser-test-password"), "postgres"),
+        "invoiced",
+    );
+    let owner_url = postgres.url("invoiced_owner", Some(OWNER_PASSWORD), "invoiced");
+    let app_url = postgres.url("invoiced_app", Some(APP_PASSWORD), "invoiced");
+    let mut owner = PgConnection::establish(&owner_url).unwrap();
+    invoiced::db::migrations::run_pending(&mut owner).unwrap();
+    let account = AccountId::parse("acme").unwrap();
+    let (_, key) =
+        invoiced::admin::create_account(&mut owner, &account, &Name::parse("Acme").unwrap())
+            .unwrap()
+            .unwrap();
+    (postgres, app_url, owner_url, key.secret)
+}
+
+/// Stops (or resumes) every process of the cluster, as a stalled disk or a
+/// network that swallows packets would: the postmaster and its children
+/// (each backend leads a process group of its own, so the postmaster's
+/// group is not enough).
+fn freeze(postgres: &LocalPostgres, signal: libc::c_int) {
+    let postmaster = postgres.pid().unwrap() as libc::pid_t;
+    let mut pids = vec![postmaster];
+    for entry in std::fs::read_dir("/proc").unwrap().filter_map(Result::ok) {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<libc::pid_t>() else {
+            continue;
+        };
+        let status = std::fs::read_to_string(entry.path().join("status")).unwrap_or_default();
+        let parent = status
+            .lines()
+            .find_map(|line| line.strip_prefix("PPid:"))
+            .and_then(|ppid| ppid.trim().parse::<libc::pid_t>().ok());
+        if parent == Some(postmaster) {
+            pids.push(pid);
+        }
+    }
+    for pid in pids {
+        // SAFETY: signalling processes of a server we started.
+        unsafe { libc::kill(pid, signal) };
+    }
+}
+
+/// The cluster stopped, until dropped (also when a test fails).
+struct Frozen<'a>(&'a LocalPostgres);
+
+impl<'a> Frozen<'a> {
+    fn new(postgres: &'a LocalPostgres) -> Self {
+        freeze(postgres, libc::SIGSTOP);
+        Self(postgres)
+    }
+}
+
+impl Drop for Frozen<'_> {
+    fn drop(&mut self) {
+        freeze(self.0, libc::SIGCONT);
+    }
+}
+
+/// What a 503 body must never hold: where the database is, or libpq's words.
+#[track_caller]
+fn assert_tells_nothing_of_the_database(text: &str, port: &str) {
+    for secret in [
+        "127.0.0.1",
+        port,
+        "postgres",
+        "libpq",
+        "connection to server",
+        "invoiced_app",
+    ] {
+        assert!(
+            !text.to_lowercase().contains(&secret.to_lowercase()),
+            "{secret:?} in a response body: {text}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn a_frozen_database_gets_503_within_the_timeouts_and_the_service_recovers() {
+    let (postgres, app_url, owner_url, key) = private_cluster("frozen");
+    let port = app_url
+        .rsplit_once(':')
+        .and_then(|(_, rest)| rest.split('/').next())
+        .unwrap()
+        .to_owned();
+    let mut config = config_for(app_url, owner_url, false);
+    config.pool.max_size = 4;
+    config.pool.min_idle = 4;
+    config.pool.timeout = Duration::from_millis(500);
+    config.pool.statement_timeout = Duration::from_millis(1000);
+    let bound = Duration::from_millis(500 + 1000 + 1000);
+    let app = spawn_with(None, config).await;
+    let tenant = |request: TestRequest| {
+        request
+            .insert_header(("X-Account-Id", "acme"))
+            .insert_header(("Authorization", format!("Bearer {key}")))
+    };
+    app.call(tenant(TestRequest::get().uri("/v1/customers")))
+        .await
+        .ok(200);
+
+    let frozen = Frozen::new(&postgres);
+    // More requests than connections, reads and writes: every one is
+    // answered 503 in time, none hangs.
+    let requests = (0..12).map(|n| {
+        let request = if n % 3 == 0 {
+            tenant(TestRequest::post().uri("/v1/customers"))
+                .set_json(serde_json::json!({"name": format!("Frozen {n}")}))
+        } else {
+            tenant(TestRequest::get().uri("/v1/customers"))
+        };
+        async {
+            let started = Instant::now();
+            let reply = app.call(request).await;
+            (reply, started.elapsed())
+        }
+    });
+    let replies = actix_web::rt::time::timeout(bound * 4, join_all(requests))
+        .await
+        .expect("requests hung on the frozen database");
+    let ready = app.call(TestRequest::get().uri("/ready")).await;
+    drop(frozen);
+    for (reply, waited) in &replies {
+        reply.problem(503);
+        assert!(reply.header("retry-after").is_some());
+        assert!(
+            waited <= &bound,
+            "answered after {waited:?}, bound {bound:?}"
+        );
+        assert_tells_nothing_of_the_database(&reply.text, &port);
+    }
+    ready.problem(503);
+    assert_tells_nothing_of_the_database(&ready.text, &port);
+
+    // Resumed: the service serves again without a restart, and the creates
+    // answered 503 did nothing.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let reply = app
+            .call(tenant(TestRequest::get().uri("/v1/customers")))
+            .await;
+        if reply.status == 200 {
+            assert_eq!(reply.body["data"], serde_json::json!([]), "{}", reply.text);
+            break;
+        }
+        assert!(Instant::now() < deadline, "no recovery: {}", reply.text);
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    app.call(TestRequest::get().uri("/ready")).await.ok(200);
+}
+
+#[actix_web::test]
+async fn a_request_blocked_by_a_lock_gets_503_in_time_while_others_are_served() {
+    let db = TestDatabase::new();
+    let mut config = test_config(&db, true);
+    config.pool.timeout = Duration::from_millis(500);
+    config.pool.statement_timeout = Duration::from_millis(800);
+    let app = spawn_with(Some(db), config).await;
+    let acme = app.tenant("acme").await;
+    app.customer(&acme, "Ann").await;
+
+    // Another client holds the customers table.
+    let mut holder = app.db().owner_conn();
+    holder
+        .batch_execute("BEGIN; LOCK TABLE customers IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let started = Instant::now();
+    let blocked = app.get(&acme, "/v1/customers").await;
+    let waited = started.elapsed();
+    let problem = blocked.problem(503);
+    assert!(blocked.header("retry-after").is_some());
+    assert!(
+        problem["detail"].as_str().unwrap().contains("locked"),
+        "{problem}"
+    );
+    assert!(
+        waited < Duration::from_millis(500 + 800 + 1000),
+        "answered after {waited:?}"
+    );
+    // Requests that do not need the table are served meanwhile.
+    app.get(&acme, "/v1/invoices").await.ok(200);
+    holder.batch_execute("COMMIT").unwrap();
+    app.get(&acme, "/v1/customers").await.ok(200);
+}

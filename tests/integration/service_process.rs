@@ -43,6 +43,15 @@ fn serve(db: &TestDatabase) -> RunningService {
 
 #[test]
 fn sigterm_lets_the_request_in_flight_finish_then_exits_zero() {
+    a_signal_lets_the_request_in_flight_finish_then_exits_zero(libc::SIGTERM);
+}
+
+#[test]
+fn sigint_is_as_graceful_as_sigterm() {
+    a_signal_lets_the_request_in_flight_finish_then_exits_zero(libc::SIGINT);
+}
+
+fn a_signal_lets_the_request_in_flight_finish_then_exits_zero(signal: libc::c_int) {
     let db = TestDatabase::new();
     let key = with_acme(&db);
     execute(
@@ -89,7 +98,7 @@ fn sigterm_lets_the_request_in_flight_finish_then_exits_zero() {
         );
         thread::sleep(Duration::from_millis(20));
     }
-    service.signal(libc::SIGTERM);
+    service.signal(signal);
     thread::sleep(Duration::from_millis(500));
     assert!(
         !in_flight.is_finished(),
@@ -98,7 +107,7 @@ fn sigterm_lets_the_request_in_flight_finish_then_exits_zero() {
     // Stopped accepting: new connections are refused while the old one finishes.
     assert!(
         request(address, "GET", "/health", &[], None).is_err(),
-        "still accepting after SIGTERM"
+        "still accepting after the signal"
     );
     blocker.batch_execute("COMMIT").unwrap();
 
