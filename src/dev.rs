@@ -134,7 +134,7 @@ pub fn run() -> Result<(), DevError> {
     };
     let binaries = Binaries::locate()?;
     let data_dir = data_dir_for(&state_dir)?;
-    let port = free_port().map_err(io("could not find a free port for PostgreSQL"))?;
+    let port = postgres_port(&secrets)?;
     let superuser_password = secrets.get_or_create("superuser-password")?;
     let server = LocalPostgres::start(
         &binaries,
@@ -189,8 +189,18 @@ fn data_dir_for(state_dir: &Path) -> Result<PathBuf, DevError> {
     Ok(dir.join("pgdata"))
 }
 
-fn free_port() -> std::io::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+/// The private server's port: chosen once (a free one) and kept with the
+/// data, so the owner URL `dev` prints stays true from one run to the next.
+fn postgres_port(secrets: &Secrets) -> Result<u16, DevError> {
+    if let Some(port) = secrets.read("postgres-port").and_then(|p| p.parse().ok()) {
+        return Ok(port);
+    }
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map_err(io("could not find a free port for PostgreSQL"))?
+        .port();
+    secrets.store("postgres-port", &port.to_string())?;
+    Ok(port)
 }
 
 fn run_setup_script(

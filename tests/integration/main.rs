@@ -19,6 +19,7 @@ mod legacy_file;
 mod migrations;
 mod openapi;
 mod query_plans;
+mod readme;
 mod roles;
 mod row_level_security;
 mod schema_catalog;

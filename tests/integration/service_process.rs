@@ -343,6 +343,13 @@ fn invoiced_dev_serves_the_printed_curl_line_and_reuses_its_data() {
             .unwrap_or_else(|| panic!("no key printed:\n{output}"))
     };
     let curl_line = |line: &str| line.trim_start().starts_with("curl ");
+    let owner_url_of = |output: &str| {
+        output
+            .lines()
+            .find_map(|l| l.split("Database (owner): ").nth(1))
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("no owner URL printed:\n{output}"))
+    };
     let mut first = start();
     // The printed curl line, run as printed.
     let output = first.output_with(curl_line);
@@ -357,6 +364,7 @@ fn invoiced_dev_serves_the_printed_curl_line_and_reuses_its_data() {
         "{curl}"
     );
     let key = key_of(&output);
+    let owner_url = owner_url_of(&output);
     let reply = request(
         first.address,
         "GET",
@@ -391,10 +399,12 @@ fn invoiced_dev_serves_the_printed_curl_line_and_reuses_its_data() {
     assert!(!dev_postgres_running(&dir), "Ctrl-C stops the database too");
 
     let mut second = start();
+    let output = second.output_with(curl_line);
+    assert_eq!(key_of(&output), key, "the same key works again");
     assert_eq!(
-        key_of(&second.output_with(curl_line)),
-        key,
-        "the same key works again"
+        owner_url_of(&output),
+        owner_url,
+        "the printed owner URL stays true: PostgreSQL keeps its port"
     );
     let listed = request(
         second.address,
@@ -435,4 +445,54 @@ fn dev_postgres_running(dir: &std::path::Path) -> bool {
                 .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'));
             !zombie && String::from_utf8_lossy(&cmdline).contains(&*data_dir.to_string_lossy())
         })
+}
+
+#[test]
+fn owner_commands_run_as_the_service_role_stop_with_status_2_saying_what_to_use() {
+    let db = TestDatabase::new();
+    with_acme(&db);
+    let legacy = crate::harness::server::server()
+        .run_dir()
+        .join("owner-only.db");
+    std::fs::write(&legacy, b"").unwrap();
+    let legacy = legacy.to_string_lossy().into_owned();
+    for args in [
+        vec!["accounts", "list"],
+        vec!["accounts", "create", "newco", "--name", "New Co"],
+        vec!["api-keys", "list", "--account", "acme"],
+        vec!["api-keys", "create", "--account", "acme", "--name", "x"],
+        vec!["migrate", "status"],
+        vec!["verify"],
+        vec!["import-sqlite", legacy.as_str(), "--dry-run"],
+    ] {
+        let output = output_within(
+            invoiced().args(&args).env("DATABASE_URL", db.app_url()),
+            Duration::from_secs(60),
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("owner") && stderr.contains("MIGRATION_DATABASE_URL"),
+            "{args:?}: {stderr}"
+        );
+        assert!(output.stdout.is_empty(), "{args:?} printed something");
+    }
+    // Nothing was created by any of them.
+    assert_eq!(
+        scalar(&mut db.owner_conn(), "SELECT count(*) AS n FROM accounts"),
+        1
+    );
+    // A URL that is not one is a usage error too, not a failed connection.
+    for args in [
+        vec!["verify", "--database-url", "not a url"],
+        vec!["accounts", "list", "--database-url", "postgresql://x@/y?nonsense"],
+    ] {
+        let output = output_within(invoiced().args(&args), Duration::from_secs(60));
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
 }
