@@ -5,7 +5,7 @@
 CREATE TABLE idempotency_keys (
     account_id      text        NOT NULL,
     key             text        NOT NULL,
-    -- SHA-256 of the method, the path and the canonical JSON body: the same
+    -- SHA-256 of the method, the path and the body bytes as sent: the same
     -- key with another request is refused, not replayed.
     request_hash    bytea       NOT NULL,
     response_status smallint    NOT NULL,

@@ -5,7 +5,10 @@ mod account_id;
 mod dates;
 mod ids;
 mod money;
+mod number_format;
+mod party;
 mod status;
+mod tax;
 mod text;
 mod validation;
 
@@ -16,6 +19,13 @@ pub use money::{
     Currency, DecimalInput, Money, Quantity, TaxRate, amount_input_schema, line_amounts,
     price_input_schema, quantity_input_schema, tax_rate_input_schema,
 };
-pub use status::{InvoiceStatus, PaymentMethod};
+pub use number_format::{
+    DEFAULT_CREDIT_NOTE_FORMAT, DEFAULT_INVOICE_FORMAT, MAX_NUMBER_LEN, NumberFormat,
+};
+pub use party::{
+    Address, AddressInput, parse_bic, parse_country, parse_iban, parse_party_name, parse_vat_id,
+};
+pub use status::{InvoiceStatus, Locale, NumberReset, PaymentMethod, TaxCategory, TaxRounding};
+pub use tax::{parse_exemption_reason, vatex_code};
 pub use text::{Email, NAME_PATTERN, Name, OptionalText, TEXT_PATTERN};
 pub use validation::{FieldError, Validation, ValidationErrors};

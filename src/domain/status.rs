@@ -1,4 +1,5 @@
-//! Invoice statuses and payment methods: TEXT columns with a CHECK in the
+//! The closed vocabularies: invoice statuses, payment methods, tax
+//! categories, rounding modes, languages. TEXT columns with a CHECK in the
 //! database, enums here.
 
 use std::fmt;
@@ -15,10 +16,9 @@ use utoipa::ToSchema;
 macro_rules! text_enum {
     ($name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, AsExpression, FromSqlRow)]
-        #[serde(rename_all = "snake_case")]
         #[diesel(sql_type = Text)]
         pub enum $name {
-            $($variant),+
+            $(#[serde(rename = $text)] $variant),+
         }
 
         impl $name {
@@ -73,6 +73,69 @@ text_enum!(PaymentMethod {
     Cash => "cash",
     Check => "check",
     Other => "other",
+});
+
+text_enum!(TaxCategory {
+    S => "S",
+    Z => "Z",
+    E => "E",
+    AE => "AE",
+    K => "K",
+    G => "G",
+    O => "O",
+});
+
+impl TaxCategory {
+    /// The UNCL 5305 category's meaning, in English and German, for the PDF.
+    pub fn names(self) -> (&'static str, &'static str) {
+        match self {
+            Self::S => ("Standard rate", "Normalsatz"),
+            Self::Z => ("Zero rated", "Nullsatz"),
+            Self::E => ("Exempt from VAT", "Steuerbefreit"),
+            Self::AE => (
+                "Reverse charge",
+                "Steuerschuldnerschaft des Leistungsempfängers",
+            ),
+            Self::K => ("Intra-community supply", "Innergemeinschaftliche Lieferung"),
+            Self::G => ("Export outside the EU", "Ausfuhrlieferung"),
+            Self::O => ("Not subject to VAT", "Nicht steuerbar"),
+        }
+    }
+
+    /// Whether lines of this category carry a rate above 0 (only `S`).
+    pub fn is_taxed(self) -> bool {
+        self == Self::S
+    }
+
+    /// Whether it needs an exemption reason (all but `S` and `Z`).
+    pub fn needs_exemption_reason(self) -> bool {
+        !matches!(self, Self::S | Self::Z)
+    }
+
+    /// Whether it needs the buyer's VAT id (reverse charge, intra-community).
+    pub fn needs_buyer_vat_id(self) -> bool {
+        matches!(self, Self::AE | Self::K)
+    }
+
+    /// The order breakdowns list categories in.
+    pub fn rank(self) -> usize {
+        Self::ALL.iter().position(|c| *c == self).unwrap_or(0)
+    }
+}
+
+text_enum!(TaxRounding {
+    Line => "line",
+    Document => "document",
+});
+
+text_enum!(Locale {
+    En => "en",
+    De => "de",
+});
+
+text_enum!(NumberReset {
+    Never => "never",
+    Yearly => "yearly",
 });
 
 #[cfg(test)]

@@ -155,7 +155,10 @@ fn the_readme_api_examples_pasted_in_order_answer_as_shown() {
     let (script, commands) = script(&base, &key, &body_file.to_string_lossy());
     assert!(commands >= 20, "only {commands} curl commands found");
     let run = output_within(
-        Command::new("bash").arg("-c").arg(&script).current_dir(&dir),
+        Command::new("bash")
+            .arg("-c")
+            .arg(&script)
+            .current_dir(&dir),
         Duration::from_secs(120),
     );
     let printed = String::from_utf8_lossy(&run.stdout);

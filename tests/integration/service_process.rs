@@ -485,7 +485,12 @@ fn owner_commands_run_as_the_service_role_stop_with_status_2_saying_what_to_use(
     // A URL that is not one is a usage error too, not a failed connection.
     for args in [
         vec!["verify", "--database-url", "not a url"],
-        vec!["accounts", "list", "--database-url", "postgresql://x@/y?nonsense"],
+        vec![
+            "accounts",
+            "list",
+            "--database-url",
+            "postgresql://x@/y?nonsense",
+        ],
     ] {
         let output = output_within(invoiced().args(&args), Duration::from_secs(60));
         assert_eq!(
