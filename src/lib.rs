@@ -8,7 +8,11 @@
 //! - [`models`]: one module per table, with its named queries.
 //! - [`http`]: the actix-web application: routes, the tenant extractor and
 //!   key check, the error policy, the server.
-//! - [`invoicing`]: the invoice lifecycle, items and payments.
+//! - [`views`]: the resources as the API (and every event) shows them.
+//! - [`accounts`]: an account's own profile, the seller on its invoices.
+//! - [`numbering`]: legal document numbers, from each account's series.
+//! - [`invoicing`]: the invoice lifecycle, items, payments, credit notes.
+//! - [`documents`]: what an invoice says, and what an e-invoice needs.
 //! - [`admin`]: accounts and API keys, for `/admin` and the CLI.
 //! - [`import`]: `invoiced import-sqlite`, the legacy SQLite importer.
 //! - [`maintenance`]: what `serve` prunes now and then (expired keys).
@@ -17,11 +21,13 @@
 //!   server binaries, for `invoiced dev` and the test harness.
 //! - [`cli`]: the `invoiced` command line.
 
+pub mod accounts;
 pub mod admin;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod dev;
+pub mod documents;
 pub mod domain;
 pub mod http;
 pub mod import;
@@ -29,5 +35,7 @@ pub mod invoicing;
 pub mod local_postgres;
 pub mod maintenance;
 pub mod models;
+pub mod numbering;
 pub mod schema;
 pub mod verify;
+pub mod views;

@@ -5,6 +5,28 @@ diesel::table! {
         id -> Text,
         name -> Text,
         created_at -> Timestamptz,
+        legal_name -> Nullable<Text>,
+        address_line1 -> Nullable<Text>,
+        address_line2 -> Nullable<Text>,
+        address_postal_code -> Nullable<Text>,
+        address_city -> Nullable<Text>,
+        address_country -> Nullable<Text>,
+        vat_id -> Nullable<Text>,
+        tax_number -> Nullable<Text>,
+        email -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        iban -> Nullable<Text>,
+        bic -> Nullable<Text>,
+        locale -> Text,
+        default_currency -> Nullable<Text>,
+        payment_terms_days -> Int4,
+        tax_rounding -> Text,
+        invoice_number_format -> Text,
+        credit_note_number_format -> Text,
+        number_reset -> Text,
+        require_einvoice -> Bool,
+        timezone -> Text,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -22,6 +44,53 @@ diesel::table! {
 }
 
 diesel::table! {
+    credit_note_lines (account_id, id) {
+        account_id -> Text,
+        id -> Int8,
+        credit_note_id -> Int8,
+        invoice_id -> Int8,
+        position -> Int4,
+        item_id -> Nullable<Int8>,
+        description -> Text,
+        quantity -> Numeric,
+        unit_price -> Numeric,
+        tax_rate -> Numeric,
+        tax_category -> Text,
+        tax_exemption_reason -> Nullable<Text>,
+        subtotal -> Numeric,
+        tax -> Numeric,
+    }
+}
+
+diesel::table! {
+    credit_note_taxes (account_id, credit_note_id, tax_category, tax_rate) {
+        account_id -> Text,
+        credit_note_id -> Int8,
+        invoice_id -> Int8,
+        tax_category -> Text,
+        tax_rate -> Numeric,
+        taxable_amount -> Numeric,
+        tax_amount -> Numeric,
+        exemption_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    credit_notes (account_id, id) {
+        account_id -> Text,
+        id -> Int8,
+        invoice_id -> Int8,
+        number -> Text,
+        kind -> Text,
+        reason -> Text,
+        currency -> Text,
+        issue_date -> Date,
+        tax_rounding -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     customers (account_id, id) {
         account_id -> Text,
         id -> Int8,
@@ -32,6 +101,22 @@ diesel::table! {
         tax_id -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        billing_line1 -> Nullable<Text>,
+        billing_line2 -> Nullable<Text>,
+        billing_postal_code -> Nullable<Text>,
+        billing_city -> Nullable<Text>,
+        billing_country -> Nullable<Text>,
+        buyer_reference -> Nullable<Text>,
+        locale -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    document_numbers (account_id, number) {
+        account_id -> Text,
+        number -> Text,
+        kind -> Text,
+        document_id -> Int8,
     }
 }
 
@@ -67,6 +152,8 @@ diesel::table! {
         subtotal -> Numeric,
         tax -> Numeric,
         created_at -> Timestamptz,
+        tax_category -> Text,
+        tax_exemption_reason -> Nullable<Text>,
     }
 }
 
@@ -83,6 +170,22 @@ diesel::table! {
         notes -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        tax_rounding -> Text,
+        service_date -> Nullable<Date>,
+        service_period_start -> Nullable<Date>,
+        service_period_end -> Nullable<Date>,
+        seller -> Nullable<Jsonb>,
+        buyer -> Nullable<Jsonb>,
+    }
+}
+
+diesel::table! {
+    number_sequences (account_id, series, period) {
+        account_id -> Text,
+        series -> Text,
+        period -> Int4,
+        next_value -> Int8,
+        last_used -> Int8,
     }
 }
 
@@ -101,16 +204,23 @@ diesel::table! {
 
 diesel::joinable!(api_keys -> accounts (account_id));
 diesel::joinable!(customers -> accounts (account_id));
+diesel::joinable!(document_numbers -> accounts (account_id));
 diesel::joinable!(id_counters -> accounts (account_id));
 diesel::joinable!(idempotency_keys -> accounts (account_id));
+diesel::joinable!(number_sequences -> accounts (account_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     api_keys,
+    credit_note_lines,
+    credit_note_taxes,
+    credit_notes,
     customers,
+    document_numbers,
     id_counters,
     idempotency_keys,
     invoice_items,
     invoices,
+    number_sequences,
     payments,
 );

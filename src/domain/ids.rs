@@ -76,6 +76,7 @@ row_id!(InvoiceId, "invoice");
 row_id!(ItemId, "item");
 row_id!(PaymentId, "payment");
 row_id!(ApiKeyId, "API key");
+row_id!(CreditNoteId, "credit note");
 
 #[cfg(test)]
 mod tests {

@@ -14,7 +14,7 @@ mod validation;
 
 pub use account_id::AccountId;
 pub use dates::{MIN_YEAR, parse_date, parse_timestamp};
-pub use ids::{ApiKeyId, CustomerId, InvoiceId, ItemId, PaymentId, RowId};
+pub use ids::{ApiKeyId, CreditNoteId, CustomerId, InvoiceId, ItemId, PaymentId, RowId};
 pub use money::{
     Currency, DecimalInput, Money, Quantity, TaxRate, amount_input_schema, line_amounts,
     price_input_schema, quantity_input_schema, tax_rate_input_schema,
@@ -25,7 +25,12 @@ pub use number_format::{
 pub use party::{
     Address, AddressInput, parse_bic, parse_country, parse_iban, parse_party_name, parse_vat_id,
 };
-pub use status::{InvoiceStatus, Locale, NumberReset, PaymentMethod, TaxCategory, TaxRounding};
-pub use tax::{parse_exemption_reason, vatex_code};
+pub use status::{
+    CreditNoteKind, InvoiceStatus, Locale, NumberReset, PaymentMethod, TaxCategory, TaxRounding,
+};
+pub use tax::{
+    BreakdownEntry, Group as TaxGroup, TaxLine, breakdown, document_tax, groups as tax_groups,
+    parse_exemption_reason, vatex_code,
+};
 pub use text::{Email, NAME_PATTERN, Name, OptionalText, TEXT_PATTERN};
 pub use validation::{FieldError, Validation, ValidationErrors};

@@ -302,6 +302,10 @@ impl TaxRate {
         Self(BigDecimal::zero().with_scale(2))
     }
 
+    pub fn is_zero(&self) -> bool {
+        self.0.is_zero()
+    }
+
     pub fn parse(input: &DecimalInput) -> Result<Self, String> {
         let value = Self::parse_any(input)?;
         if value.0 < BigDecimal::zero() || value.0 > 100 {
@@ -324,6 +328,25 @@ pub fn line_amounts(
     (subtotal, tax)
 }
 
+/// The ISO 4217 codes the official EN 16931 Schematron (1.3.16) accepts
+/// (BR-CL-04), sorted.
+const ISO_4217: &[&str] = &[
+    "AED", "AFN", "ALL", "AMD", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT", "BHD",
+    "BIF", "BMD", "BND", "BOB", "BOV", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF",
+    "CHE", "CHF", "CHW", "CLF", "CLP", "CNH", "CNY", "COP", "COU", "CRC", "CUP", "CVE", "CZK",
+    "DJF", "DKK", "DOP", "DZD", "EGP", "ERN", "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS",
+    "GIP", "GMD", "GNF", "GTQ", "GYD", "HKD", "HNL", "HTG", "HUF", "IDR", "ILS", "INR", "IQD",
+    "IRR", "ISK", "JMD", "JOD", "JPY", "KES", "KGS", "KHR", "KMF", "KPW", "KRW", "KWD", "KYD",
+    "KZT", "LAK", "LBP", "LKR", "LRD", "LSL", "LYD", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT",
+    "MOP", "MRU", "MUR", "MVR", "MWK", "MXN", "MXV", "MYR", "MZN", "NAD", "NGN", "NIO", "NOK",
+    "NPR", "NZD", "OMR", "PAB", "PEN", "PGK", "PHP", "PKR", "PLN", "PYG", "QAR", "RON", "RSD",
+    "RUB", "RWF", "SAR", "SBD", "SCR", "SDG", "SEK", "SGD", "SHP", "SLE", "SOS", "SRD", "SSP",
+    "STD", "SVC", "SYP", "SZL", "THB", "TJS", "TMT", "TND", "TOP", "TRY", "TTD", "TWD", "TZS",
+    "UAH", "UGX", "USD", "USN", "UYI", "UYU", "UYW", "UZS", "VED", "VES", "VND", "VUV", "WST",
+    "XAF", "XAG", "XAU", "XBA", "XBB", "XBC", "XBD", "XCD", "XCG", "XDR", "XOF", "XPD", "XPF",
+    "XPT", "XSU", "XTS", "XUA", "XXX", "YER", "ZAR", "ZMW", "ZWG",
+];
+
 /// A currency: three upper-case letters (ISO 4217), like `EUR`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
@@ -344,6 +367,12 @@ impl Currency {
 
     pub fn into_inner(self) -> String {
         self.0
+    }
+
+    /// Whether `code` is a current ISO 4217 code (what an e-invoice needs;
+    /// the API takes any three letters, as it always has).
+    pub fn is_iso_4217(code: &str) -> bool {
+        ISO_4217.binary_search(&code).is_ok()
     }
 }
 
@@ -441,6 +470,13 @@ mod tests {
             (plain(&subtotal, 2), plain(&tax, 2)),
             ("3.33".into(), "1.67".into())
         );
+    }
+
+    #[test]
+    fn iso_4217_codes_are_known() {
+        assert!(ISO_4217.windows(2).all(|w| w[0] < w[1]));
+        assert!(Currency::is_iso_4217("EUR") && Currency::is_iso_4217("CHF"));
+        assert!(!Currency::is_iso_4217("XYZ"));
     }
 
     #[test]

@@ -123,6 +123,12 @@ impl TaxCategory {
     }
 }
 
+text_enum!(CreditNoteKind {
+    Lines => "lines",
+    Full => "full",
+    Cancellation => "cancellation",
+});
+
 text_enum!(TaxRounding {
     Line => "line",
     Document => "document",

@@ -1,4 +1,19 @@
-//! Tax exemption reasons: free text, or a code of the CEF VATEX list.
+//! Tax: exemption reasons (free text, or a code of the CEF VATEX list), and
+//! the VAT breakdown of a document's lines, one entry per category and rate,
+//! in either rounding mode.
+//!
+//! `line` rounding (what every line shows): an entry's tax is the sum of its
+//! lines' taxes, each rounded. `document` rounding: round(Σ subtotals ×
+//! rate / 100) per entry. Half away from zero to the cent, either way, as
+//! PostgreSQL's numeric round() does (the list query computes the same
+//! sums in SQL).
+
+use bigdecimal::{BigDecimal, RoundingMode, Zero};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::money::{Money, TaxRate};
+use super::status::{TaxCategory, TaxRounding};
 
 /// The VATEX codes, as the official EN 16931 Schematron (1.3.16) lists
 /// them (BR-CL-22), sorted.
@@ -118,6 +133,118 @@ pub fn vatex_code(reason: &str) -> Option<&str> {
         .binary_search(&reason)
         .ok()
         .map(|index| VATEX_CODES[index])
+}
+
+/// One line as the breakdown sees it.
+#[derive(Debug, Clone)]
+pub struct TaxLine {
+    pub category: TaxCategory,
+    pub rate: BigDecimal,
+    pub subtotal: BigDecimal,
+    /// The line's own tax: round(subtotal × rate / 100).
+    pub tax: BigDecimal,
+    pub exemption_reason: Option<String>,
+}
+
+/// One entry of a VAT breakdown: the lines of one category and rate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct BreakdownEntry {
+    pub category: TaxCategory,
+    pub rate: TaxRate,
+    pub taxable_amount: Money,
+    pub tax_amount: Money,
+    /// Why the category carries no VAT (E, AE, K, G, O): text or a VATEX code.
+    pub exemption_reason: Option<String>,
+}
+
+/// A group of lines of one category and rate, before rounding is chosen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub category: TaxCategory,
+    pub rate: BigDecimal,
+    pub taxable: BigDecimal,
+    /// Σ of the lines' own taxes.
+    pub line_tax: BigDecimal,
+    /// The distinct exemption reasons its lines give (one, or none).
+    pub reasons: Vec<String>,
+}
+
+impl Group {
+    /// round(taxable × rate / 100): the entry's tax in `document` rounding,
+    /// and what EN 16931 (BR-CO-17) holds `line` rounding to, within 1.00.
+    pub fn document_tax(&self) -> BigDecimal {
+        document_tax(&self.taxable, &self.rate)
+    }
+
+    pub fn tax(&self, mode: TaxRounding) -> BigDecimal {
+        match mode {
+            TaxRounding::Line => self.line_tax.clone(),
+            TaxRounding::Document => self.document_tax(),
+        }
+    }
+
+    /// Whether the line taxes stray 1.00 or more from the entry's own
+    /// computation: an e-invoice with them would break BR-CO-17.
+    pub fn breaks_br_co_17(&self) -> bool {
+        (&self.line_tax - self.document_tax()).abs() >= 1
+    }
+}
+
+pub fn document_tax(taxable: &BigDecimal, rate: &BigDecimal) -> BigDecimal {
+    (taxable * rate / BigDecimal::from(100)).with_scale_round(2, RoundingMode::HalfUp)
+}
+
+/// The lines grouped by category and rate, in a stable order: by category
+/// (S, Z, E, AE, K, G, O), then rate, highest first.
+pub fn groups(lines: &[TaxLine]) -> Vec<Group> {
+    let mut groups: Vec<Group> = Vec::new();
+    for line in lines {
+        let rate = line.rate.with_scale_round(2, RoundingMode::HalfUp);
+        let group = match groups
+            .iter_mut()
+            .find(|g| g.category == line.category && g.rate == rate)
+        {
+            Some(group) => group,
+            None => {
+                groups.push(Group {
+                    category: line.category,
+                    rate: rate.clone(),
+                    taxable: BigDecimal::zero(),
+                    line_tax: BigDecimal::zero(),
+                    reasons: Vec::new(),
+                });
+                groups.last_mut().expect("just pushed")
+            }
+        };
+        group.taxable += &line.subtotal;
+        group.line_tax += &line.tax;
+        if let Some(reason) = &line.exemption_reason
+            && !group.reasons.contains(reason)
+        {
+            group.reasons.push(reason.clone());
+        }
+    }
+    groups.sort_by(|a, b| {
+        a.category
+            .rank()
+            .cmp(&b.category.rank())
+            .then_with(|| b.rate.cmp(&a.rate))
+    });
+    groups
+}
+
+/// The VAT breakdown of `lines` in `mode`.
+pub fn breakdown(lines: &[TaxLine], mode: TaxRounding) -> Vec<BreakdownEntry> {
+    groups(lines)
+        .into_iter()
+        .map(|group| BreakdownEntry {
+            category: group.category,
+            rate: TaxRate::from_db(group.rate.clone()),
+            taxable_amount: Money::from_db(group.taxable.clone()),
+            tax_amount: Money::from_db(group.tax(mode)),
+            exemption_reason: group.reasons.first().cloned(),
+        })
+        .collect()
 }
 
 #[cfg(test)]

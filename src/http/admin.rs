@@ -46,10 +46,20 @@ impl AdminAccess {
         F: FnOnce(&mut PgConnection) -> diesel::QueryResult<T> + Send + 'static,
         T: Send + 'static,
     {
+        self.run_api(move |conn| work(conn).map_err(ApiError::from))
+            .await
+    }
+
+    /// [`AdminAccess::run`], for work that answers the API's own errors.
+    pub(super) async fn run_api<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
         self.db
             .run(move |conn, deadline| {
                 conn.transaction(|conn| {
-                    let value = work(conn).map_err(ApiError::from)?;
+                    let value = work(conn)?;
                     if deadline.passed() {
                         return Err(DbError::Deadline(std::time::Duration::ZERO).into());
                     }

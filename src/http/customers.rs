@@ -2,8 +2,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
@@ -12,10 +11,11 @@ use super::extract::{JsonBody, QueryParams, present};
 use super::idempotency::IdempotentPost;
 use super::pagination::{List, page_request};
 use super::tenant::Tenant;
-use crate::domain::{CustomerId, Email, Name, OptionalText, Validation};
-use crate::models::customer::{
-    self, Customer, CustomerChanges, CustomerFields, CustomerFilter, Deletion,
+use crate::domain::{
+    AddressInput, CustomerId, Email, Locale, Name, OptionalText, Validation, parse_vat_id,
 };
+use crate::models::customer::{self, CustomerChanges, CustomerFields, CustomerFilter, Deletion};
+use crate::views::CustomerView;
 
 pub fn routes(config: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
     config
@@ -24,34 +24,6 @@ pub fn routes(config: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
         .service(get_customer)
         .service(update_customer)
         .service(delete_customer);
-}
-
-/// A customer of the account.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CustomerView {
-    pub id: i64,
-    pub name: String,
-    pub email: Option<String>,
-    pub phone: Option<String>,
-    pub address: Option<String>,
-    pub tax_id: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<Customer> for CustomerView {
-    fn from(row: Customer) -> Self {
-        Self {
-            id: row.id,
-            name: row.name,
-            email: row.email,
-            phone: row.phone,
-            address: row.address,
-            tax_id: row.tax_id,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-        }
-    }
 }
 
 /// A new customer. Blank optional fields are stored as null.
@@ -67,8 +39,19 @@ pub struct CustomerCreate {
     pub phone: Option<String>,
     #[schema(max_length = 1000)]
     pub address: Option<String>,
+    /// The buyer's tax or VAT id, as free text (what older clients send).
     #[schema(max_length = 100)]
     pub tax_id: Option<String>,
+    /// The buyer's VAT id (the same value as `tax_id`, checked for the shape
+    /// of its country's VAT ids): give one of the two.
+    #[schema(max_length = 100)]
+    pub vat_id: Option<String>,
+    pub billing_address: Option<AddressInput>,
+    /// EN 16931 BT-10, e.g. a German Leitweg-ID: its e-invoices are XRechnung.
+    #[schema(max_length = 100)]
+    pub buyer_reference: Option<String>,
+    /// The language of the documents it receives.
+    pub locale: Option<Locale>,
 }
 
 /// Changes to a customer: only the fields given change; null clears an
@@ -91,6 +74,19 @@ pub struct CustomerPatch {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>, max_length = 100)]
     pub tax_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 100)]
+    pub vat_id: Option<Option<String>>,
+    /// Replaces the whole billing address; null removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<AddressInput>)]
+    pub billing_address: Option<Option<AddressInput>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 100)]
+    pub buyer_reference: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Locale>)]
+    pub locale: Option<Option<Locale>>,
 }
 
 /// One parser per field, shared by create and patch.
@@ -114,6 +110,32 @@ fn parse_tax_id(value: Option<&str>) -> Result<Option<String>, String> {
     OptionalText::<100>::parse(value).map(OptionalText::into_inner)
 }
 
+fn parse_vat_id_field(value: Option<&str>) -> Result<Option<String>, String> {
+    match OptionalText::<100>::parse(value)?.into_inner() {
+        Some(id) => parse_vat_id(&id).map(Some),
+        None => Ok(None),
+    }
+}
+
+fn parse_buyer_reference(value: Option<&str>) -> Result<Option<String>, String> {
+    OptionalText::<100>::parse(value).map(OptionalText::into_inner)
+}
+
+/// `tax_id` and `vat_id` are one value: either may be given, both only if
+/// they agree.
+fn one_tax_id<T: PartialEq>(v: &mut Validation, tax_id: Option<T>, vat_id: Option<T>) -> Option<T> {
+    match (tax_id, vat_id) {
+        (Some(tax), Some(vat)) if tax != vat => {
+            v.reject(
+                "vat_id",
+                "is the same value as tax_id: give one of the two, or the same in both",
+            );
+            None
+        }
+        (tax, vat) => vat.or(tax),
+    }
+}
+
 impl CustomerCreate {
     fn parse(self) -> Result<CustomerFields, ApiError> {
         let mut v = Validation::new();
@@ -122,8 +144,38 @@ impl CustomerCreate {
         let phone = v.check("phone", parse_phone(self.phone.as_deref()));
         let address = v.check("address", parse_address(self.address.as_deref()));
         let tax_id = v.check("tax_id", parse_tax_id(self.tax_id.as_deref()));
-        let (Some(name), Some(email), Some(phone), Some(address), Some(tax_id)) =
-            (name, email, phone, address, tax_id)
+        let vat_id = v.check("vat_id", parse_vat_id_field(self.vat_id.as_deref()));
+        let billing_address = match self.billing_address {
+            Some(input) => input.parse_into(&mut v, "billing_address"),
+            None => Some(None),
+        };
+        let buyer_reference = v.check(
+            "buyer_reference",
+            parse_buyer_reference(self.buyer_reference.as_deref()),
+        );
+        let tax_id = match (tax_id, vat_id) {
+            (Some(tax), Some(vat)) => Some(one_tax_id(&mut v, tax, vat)),
+            _ => None,
+        };
+        let (
+            Some(name),
+            Some(email),
+            Some(phone),
+            Some(address),
+            Some(tax_id),
+            Some(billing_address),
+            Some(buyer_reference),
+            true,
+        ) = (
+            name,
+            email,
+            phone,
+            address,
+            tax_id,
+            billing_address,
+            buyer_reference,
+            v.is_ok(),
+        )
         else {
             return Err(v.into_errors().into());
         };
@@ -133,6 +185,9 @@ impl CustomerCreate {
             phone,
             address,
             tax_id,
+            billing_address,
+            buyer_reference,
+            locale: self.locale,
         })
     }
 }
@@ -145,18 +200,55 @@ impl CustomerPatch {
         let phone = v.nullable_change("phone", self.phone, |p| parse_phone(p.as_deref()));
         let address = v.nullable_change("address", self.address, |a| parse_address(a.as_deref()));
         let tax_id = v.nullable_change("tax_id", self.tax_id, |t| parse_tax_id(t.as_deref()));
-        let (Some(name), Some(email), Some(phone), Some(address), Some(tax_id)) =
-            (name, email, phone, address, tax_id)
-        else {
-            return Err(v.into_errors().into());
+        let vat_id = v.nullable_change("vat_id", self.vat_id, |t| parse_vat_id_field(t.as_deref()));
+        let billing_address = match self.billing_address {
+            None => Some(None),
+            Some(None) => Some(Some(None)),
+            Some(Some(input)) => input.parse_into(&mut v, "billing_address").map(Some),
         };
-        Ok(CustomerChanges {
+        let buyer_reference = v.nullable_change("buyer_reference", self.buyer_reference, |r| {
+            parse_buyer_reference(r.as_deref())
+        });
+        let tax_id = match (tax_id, vat_id) {
+            (Some(tax), Some(vat)) => Some(one_tax_id(&mut v, tax, vat)),
+            _ => None,
+        };
+        let (
+            Some(name),
+            Some(email),
+            Some(phone),
+            Some(address),
+            Some(tax_id),
+            Some(billing_address),
+            Some(buyer_reference),
+            true,
+        ) = (
             name,
             email,
             phone,
             address,
             tax_id,
-        })
+            billing_address,
+            buyer_reference,
+            v.is_ok(),
+        )
+        else {
+            return Err(v.into_errors().into());
+        };
+        let mut changes = CustomerChanges {
+            name,
+            email,
+            phone,
+            address,
+            tax_id,
+            buyer_reference,
+            locale: self.locale,
+            ..CustomerChanges::default()
+        };
+        if let Some(address) = billing_address {
+            changes.set_billing_address(address);
+        }
+        Ok(changes)
     }
 }
 

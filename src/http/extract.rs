@@ -14,7 +14,8 @@ use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 use crate::domain::{
-    ApiKeyId, CustomerId, FieldError, InvoiceId, ItemId, PaymentId, RowId, ValidationErrors,
+    ApiKeyId, CreditNoteId, CustomerId, FieldError, InvoiceId, ItemId, PaymentId, RowId,
+    ValidationErrors,
 };
 
 /// A JSON request body. Answers 415 unless the content type is JSON, 413
@@ -153,6 +154,7 @@ path_id!(InvoiceId, "invoice_id");
 path_id!(ItemId, "item_id");
 path_id!(PaymentId, "payment_id");
 path_id!(ApiKeyId, "key_id");
+path_id!(CreditNoteId, "credit_note_id");
 
 /// A query string, parsed into `T`; 400 naming the parameter when it
 /// cannot be.

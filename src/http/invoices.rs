@@ -3,23 +3,23 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
-use chrono::{DateTime, NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
+use chrono::NaiveDate;
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::error::{ApiError, Problem};
 use super::extract::{JsonBody, QueryParams, present};
 use super::idempotency::IdempotentPost;
-use super::items::{ItemCreate, ItemView};
+use super::items::ItemCreate;
 use super::pagination::{List, page_request};
 use super::tenant::Tenant;
 use crate::domain::{
-    Currency, CustomerId, InvoiceId, InvoiceStatus, Money, OptionalText, RowId, Validation,
-    parse_date,
+    Currency, CustomerId, InvoiceId, InvoiceStatus, OptionalText, RowId, Validation, parse_date,
 };
 use crate::invoicing::{self, FullInvoice, MAX_ITEMS};
-use crate::models::invoice::{Invoice, InvoiceChanges, InvoiceFields, InvoiceFilter, Totals};
+use crate::models::invoice::{InvoiceChanges, InvoiceFields, InvoiceFilter};
+use crate::views::InvoiceView;
 
 pub fn routes(config: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
     config
@@ -32,61 +32,9 @@ pub fn routes(config: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
         .service(void_invoice);
 }
 
-/// An invoice, with its derived amounts (always consistent with its items
-/// and payments). Lists leave out `items`.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct InvoiceView {
-    pub id: i64,
-    pub number: Option<String>,
-    pub customer_id: i64,
-    pub status: InvoiceStatus,
-    pub currency: String,
-    pub issue_date: Option<NaiveDate>,
-    pub due_date: Option<NaiveDate>,
-    pub notes: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub items: Option<Vec<ItemView>>,
-    /// Σ line subtotals
-    pub subtotal: Money,
-    /// Σ line taxes
-    pub tax_total: Money,
-    /// subtotal + tax_total
-    pub total: Money,
-    /// Σ payments
-    pub amount_paid: Money,
-    /// total − amount_paid
-    pub balance_due: Money,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl InvoiceView {
-    fn new(invoice: Invoice, totals: &Totals, items: Option<Vec<ItemView>>) -> Self {
-        Self {
-            id: invoice.id,
-            number: invoice.number,
-            customer_id: invoice.customer_id,
-            status: invoice.status,
-            currency: invoice.currency,
-            issue_date: invoice.issue_date,
-            due_date: invoice.due_date,
-            notes: invoice.notes,
-            items,
-            subtotal: totals.subtotal.clone(),
-            tax_total: totals.tax_total.clone(),
-            total: totals.total(),
-            amount_paid: totals.amount_paid.clone(),
-            balance_due: totals.balance_due(),
-            created_at: invoice.created_at,
-            updated_at: invoice.updated_at,
-        }
-    }
-}
-
 impl From<FullInvoice> for InvoiceView {
     fn from(full: FullInvoice) -> Self {
-        let items = full.items.into_iter().map(ItemView::from).collect();
-        Self::new(full.invoice, &full.totals, Some(items))
+        InvoiceView::full(full.invoice, &full.totals, full.items, full.credit_note_ids)
     }
 }
 
@@ -110,6 +58,12 @@ pub struct InvoiceCreate {
     pub due_date: Option<String>,
     #[schema(max_length = 5000)]
     pub notes: Option<String>,
+    /// The day the goods or service were delivered (EN 16931 BT-72).
+    #[schema(value_type = Option<String>, format = Date)]
+    pub service_date: Option<String>,
+    /// Or the span they were delivered over (BG-14); not both.
+    #[schema(value_type = Option<ServicePeriodInput>)]
+    pub service_period: Option<ServicePeriodInput>,
     /// At most 500.
     #[serde(default)]
     #[schema(max_items = 500)]
@@ -139,6 +93,42 @@ pub struct InvoicePatch {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>, max_length = 5000)]
     pub notes: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, format = Date)]
+    pub service_date: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<ServicePeriodInput>)]
+    pub service_period: Option<Option<ServicePeriodInput>>,
+}
+
+/// A service period as a request sends it.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServicePeriodInput {
+    #[schema(value_type = String, format = Date)]
+    pub start: String,
+    #[schema(value_type = String, format = Date)]
+    pub end: String,
+}
+
+impl ServicePeriodInput {
+    fn parse(&self) -> Result<(NaiveDate, NaiveDate), String> {
+        let start = parse_date(&self.start).map_err(|m| format!("start {m}"))?;
+        let end = parse_date(&self.end).map_err(|m| format!("end {m}"))?;
+        if end < start {
+            return Err(format!("end must not be before start ({start})"));
+        }
+        Ok((start, end))
+    }
+}
+
+fn one_of_service_date_or_period(v: &mut Validation, date: bool, period: bool) {
+    if date && period {
+        v.reject(
+            "service_period",
+            "give a service_date or a service_period, not both",
+        );
+    }
 }
 
 fn parse_customer(id: i64) -> Result<CustomerId, String> {
@@ -180,6 +170,22 @@ impl InvoiceCreate {
         );
         let due_date = v.check("due_date", parse_optional_date(self.due_date.as_deref()));
         let notes = v.check("notes", parse_notes(self.notes.as_deref()));
+        let service_date = v.check(
+            "service_date",
+            parse_optional_date(self.service_date.as_deref()),
+        );
+        let service_period = v.check(
+            "service_period",
+            self.service_period
+                .as_ref()
+                .map(ServicePeriodInput::parse)
+                .transpose(),
+        );
+        one_of_service_date_or_period(
+            &mut v,
+            self.service_date.is_some(),
+            self.service_period.is_some(),
+        );
         due_not_before_issue(&mut v, issue_date.flatten(), due_date.flatten());
         let mut lines = Vec::with_capacity(self.items.len());
         if self.items.len() > MAX_ITEMS {
@@ -208,6 +214,8 @@ impl InvoiceCreate {
             Some(issue_date),
             Some(due_date),
             Some(notes),
+            Some(service_date),
+            Some(service_period),
             true,
         ) = (
             customer_id,
@@ -216,6 +224,8 @@ impl InvoiceCreate {
             issue_date,
             due_date,
             notes,
+            service_date,
+            service_period,
             v.is_ok(),
         )
         else {
@@ -229,6 +239,8 @@ impl InvoiceCreate {
                 issue_date,
                 due_date,
                 notes,
+                service_date,
+                service_period,
             },
             lines,
         ))
@@ -252,6 +264,17 @@ impl InvoicePatch {
             parse_optional_date(d.as_deref())
         });
         let notes = v.nullable_change("notes", self.notes, |n| parse_notes(n.as_deref()));
+        one_of_service_date_or_period(
+            &mut v,
+            matches!(self.service_date, Some(Some(_))),
+            matches!(self.service_period, Some(Some(_))),
+        );
+        let service_date = v.nullable_change("service_date", self.service_date, |d| {
+            parse_optional_date(d.as_deref())
+        });
+        let service_period = v.nullable_change("service_period", self.service_period, |p| {
+            p.as_ref().map(ServicePeriodInput::parse).transpose()
+        });
         due_not_before_issue(
             &mut v,
             issue_date.flatten().flatten(),
@@ -264,6 +287,8 @@ impl InvoicePatch {
             Some(issue_date),
             Some(due_date),
             Some(notes),
+            Some(service_date),
+            Some(service_period),
             true,
         ) = (
             customer_id,
@@ -272,10 +297,18 @@ impl InvoicePatch {
             issue_date,
             due_date,
             notes,
+            service_date,
+            service_period,
             v.is_ok(),
         )
         else {
             return Err(v.into_errors().into());
+        };
+        // A service date replaces a period and the other way round.
+        let (service_date, service_period) = match (service_date, service_period) {
+            (Some(Some(date)), None) => (Some(Some(date)), Some(None)),
+            (None, Some(Some(period))) => (Some(None), Some(Some(period))),
+            other => other,
         };
         Ok(InvoiceChanges {
             customer_id,
@@ -284,6 +317,9 @@ impl InvoicePatch {
             issue_date,
             due_date,
             notes,
+            service_date,
+            service_period_start: service_period.map(|p| p.map(|(start, _)| start)),
+            service_period_end: service_period.map(|p| p.map(|(_, end)| end)),
         })
     }
 }
@@ -362,7 +398,7 @@ pub async fn list_invoices(
     Ok(web::Json(List::from_page(
         page,
         |(invoice, _)| invoice.id,
-        |(invoice, totals)| InvoiceView::new(invoice, &totals, None),
+        |(invoice, totals)| InvoiceView::summary(invoice, &totals),
     )))
 }
 

@@ -3,7 +3,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::AppState;
@@ -12,8 +12,8 @@ use super::extract::{JsonBody, present};
 use super::idempotency::IdempotentPost;
 use super::pagination::List;
 use crate::domain::{
-    DecimalInput, InvoiceId, ItemId, Money, Name, Quantity, TaxRate, Validation,
-    price_input_schema, quantity_input_schema, tax_rate_input_schema,
+    DecimalInput, InvoiceId, ItemId, Money, Name, Quantity, TaxCategory, TaxRate, Validation,
+    parse_exemption_reason, price_input_schema, quantity_input_schema, tax_rate_input_schema,
 };
 
 /// A tax rate input that may also be null (meaning the default, 0).
@@ -29,8 +29,11 @@ fn optional_tax_rate_input_schema() -> utoipa::openapi::schema::Schema {
     schema
 }
 use super::tenant::Tenant;
-use crate::invoicing::{self, LinePatch, NewLine, check_line};
-use crate::models::invoice_item::{Item, ItemFields};
+use crate::invoicing::{
+    self, InvoicingError, LinePatch, NewLine, check_line, check_tax_fields, default_category,
+};
+use crate::models::invoice_item::ItemFields;
+use crate::views::ItemView;
 
 pub fn routes(config: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
     config
@@ -39,43 +42,6 @@ pub fn routes(config: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
         .service(get_item)
         .service(update_item)
         .service(delete_item);
-}
-
-/// A line of an invoice with its derived amounts (rounded half away from
-/// zero, per line).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ItemView {
-    pub id: i64,
-    /// 1-based; the invoice's lines are always numbered 1..n.
-    pub position: i32,
-    pub description: String,
-    pub quantity: Quantity,
-    pub unit_price: Money,
-    pub tax_rate: TaxRate,
-    /// round(quantity × unit_price)
-    pub subtotal: Money,
-    /// round(subtotal × tax_rate / 100)
-    pub tax: Money,
-    /// subtotal + tax
-    pub total: Money,
-}
-
-impl From<Item> for ItemView {
-    fn from(row: Item) -> Self {
-        let subtotal = Money::from_db(row.subtotal);
-        let tax = Money::from_db(row.tax);
-        Self {
-            id: row.id,
-            position: row.position,
-            description: row.description,
-            quantity: Quantity::from_db(row.quantity),
-            unit_price: Money::from_db(row.unit_price),
-            tax_rate: TaxRate::from_db(row.tax_rate),
-            total: &subtotal + &tax,
-            subtotal,
-            tax,
-        }
-    }
 }
 
 /// A new line.
@@ -91,6 +57,12 @@ pub struct ItemCreate {
     /// Default 0.
     #[schema(schema_with = optional_tax_rate_input_schema)]
     pub tax_rate: Option<DecimalInput>,
+    /// Default `S` when tax_rate is above 0, else `Z`. `E`, `AE`, `K`, `G`
+    /// and `O` carry 0 % and need a tax_exemption_reason.
+    pub tax_category: Option<TaxCategory>,
+    /// Why no VAT is charged: text, or a VATEX code (`VATEX-EU-AE`).
+    #[schema(max_length = 1000)]
+    pub tax_exemption_reason: Option<String>,
     /// 1-based; default: after the last line. Lines at or after it move down.
     #[schema(minimum = 1, maximum = 2147483647)]
     pub position: Option<i64>,
@@ -112,6 +84,13 @@ pub struct ItemPatch {
     #[serde(default, deserialize_with = "present")]
     #[schema(schema_with = tax_rate_input_schema)]
     pub tax_rate: Option<Option<DecimalInput>>,
+    /// A new rate alone moves a line between `S` and `Z`.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = TaxCategory)]
+    pub tax_category: Option<Option<TaxCategory>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 1000)]
+    pub tax_exemption_reason: Option<Option<String>>,
     /// Moves the line; the others shift to keep 1..n.
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = i64, minimum = 1, maximum = 2147483647)]
@@ -143,13 +122,42 @@ impl ItemCreate {
                 .map_or(Ok(TaxRate::zero()), TaxRate::parse),
         );
         let position = v.check("position", self.position.map(parse_position).transpose());
-        let (Some(description), Some(quantity), Some(unit_price), Some(tax_rate), Some(position)) =
-            (description, quantity, unit_price, tax_rate, position)
+        let reason = v.check(
+            "tax_exemption_reason",
+            self.tax_exemption_reason
+                .as_deref()
+                .map(parse_exemption_reason)
+                .transpose(),
+        );
+        let (
+            Some(description),
+            Some(quantity),
+            Some(unit_price),
+            Some(tax_rate),
+            Some(position),
+            Some(reason),
+        ) = (
+            description,
+            quantity,
+            unit_price,
+            tax_rate,
+            position,
+            reason,
+        )
         else {
             return None;
         };
         if let Err(error) = check_line(&quantity, &unit_price) {
             v.reject("unit_price", error.to_string());
+            return None;
+        }
+        let category = self
+            .tax_category
+            .unwrap_or_else(|| default_category(&tax_rate));
+        if let Err(InvoicingError::TaxRule { field, message }) =
+            check_tax_fields("", category, &tax_rate, reason.as_deref())
+        {
+            v.reject(&field, message);
             return None;
         }
         Some(NewLine {
@@ -159,6 +167,8 @@ impl ItemCreate {
                 quantity,
                 unit_price,
                 tax_rate,
+                tax_category: category,
+                tax_exemption_reason: reason,
             },
         })
     }
@@ -174,8 +184,27 @@ impl ItemPatch {
         });
         let tax_rate = v.change("tax_rate", self.tax_rate, |t| TaxRate::parse(&t));
         let position = v.change("position", self.position, parse_position);
-        let (Some(description), Some(quantity), Some(unit_price), Some(tax_rate), Some(position)) =
-            (description, quantity, unit_price, tax_rate, position)
+        let tax_category = v.change("tax_category", self.tax_category, Ok::<_, String>);
+        let reason = v.nullable_change("tax_exemption_reason", self.tax_exemption_reason, |r| {
+            r.as_deref().map(parse_exemption_reason).transpose()
+        });
+        let (
+            Some(description),
+            Some(quantity),
+            Some(unit_price),
+            Some(tax_rate),
+            Some(position),
+            Some(tax_category),
+            Some(tax_exemption_reason),
+        ) = (
+            description,
+            quantity,
+            unit_price,
+            tax_rate,
+            position,
+            tax_category,
+            reason,
+        )
         else {
             return Err(v.into_errors().into());
         };
@@ -184,6 +213,8 @@ impl ItemPatch {
             quantity,
             unit_price,
             tax_rate,
+            tax_category,
+            tax_exemption_reason,
             position,
         })
     }

@@ -4,7 +4,9 @@
 //! Routes are registered through utoipa-actix-web, so the OpenAPI document
 //! is generated from the handlers themselves and cannot drift from them.
 
+mod account;
 mod admin;
+mod credit_notes;
 mod customers;
 mod error;
 mod extract;
@@ -150,6 +152,8 @@ fn documented_routes(config: &mut utoipa_actix_web::service_config::ServiceConfi
     invoices::routes(config);
     items::routes(config);
     payments::routes(config);
+    credit_notes::routes(config);
+    account::routes(config);
     admin::routes(config);
 }
 

@@ -3,8 +3,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
@@ -18,7 +17,8 @@ use crate::domain::{
     amount_input_schema, parse_timestamp,
 };
 use crate::invoicing;
-use crate::models::payment::{Payment, PaymentFields};
+use crate::models::payment::PaymentFields;
+use crate::views::PaymentView;
 
 pub fn routes(config: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
     config
@@ -26,31 +26,6 @@ pub fn routes(config: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
         .service(record_payment)
         .service(list_payments)
         .service(get_payment);
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PaymentView {
-    pub id: i64,
-    pub invoice_id: i64,
-    pub amount: Money,
-    pub paid_at: DateTime<Utc>,
-    pub method: Option<PaymentMethod>,
-    pub reference: Option<String>,
-    pub created_at: DateTime<Utc>,
-}
-
-impl From<Payment> for PaymentView {
-    fn from(row: Payment) -> Self {
-        Self {
-            id: row.id,
-            invoice_id: row.invoice_id,
-            amount: Money::from_db(row.amount),
-            paid_at: row.paid_at,
-            method: row.method,
-            reference: row.reference,
-            created_at: row.created_at,
-        }
-    }
 }
 
 /// A payment of an issued invoice: at most its balance due.

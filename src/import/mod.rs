@@ -256,7 +256,9 @@ impl Reader {
                 .plain(&item.quantity)
                 .plain(&item.unit_price)
                 .plain(&item.tax_rate)
-                .plain(timestamp(&item.created_at));
+                .plain(timestamp(&item.created_at))
+                // Legacy lines know no category: standard rated when taxed.
+                .plain(crate::invoicing::default_category(&item.tax_rate));
             self.write(Table::Items, line.finish())?;
             let count = self.verification.entry(Some(account), "invoice_items");
             count.read += 1;
@@ -431,6 +433,7 @@ fn copy_lines(conn: &mut PgConnection, table: Table, lines: &[u8]) -> Result<(),
                     invoice_items::unit_price,
                     invoice_items::tax_rate,
                     invoice_items::created_at,
+                    invoice_items::tax_category,
                 ),
                 write,
             )

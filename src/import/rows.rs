@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use super::legacy::{LegacyCustomer, LegacyInvoice, LegacyItem, LegacyPayment};
 use super::normalize::{self, LegacyValue};
 use crate::domain::{
-    AccountId, InvoiceStatus, Money, PaymentMethod, Quantity, TaxRate, line_amounts,
+    AccountId, InvoiceStatus, Money, PaymentMethod, Quantity, TaxRate, TaxRounding, line_amounts,
 };
 // Imported rows are the tables' own rows, as the service reads them.
 use crate::models::customer::Customer;
@@ -160,6 +160,13 @@ pub fn customer(legacy: &LegacyCustomer, now: DateTime<Utc>) -> Result<Customer,
             tax_id,
             created_at,
             updated_at,
+            billing_line1: None,
+            billing_line2: None,
+            billing_postal_code: None,
+            billing_city: None,
+            billing_country: None,
+            buyer_reference: None,
+            locale: None,
         }),
         _ => Err(p.found),
     }
@@ -459,6 +466,12 @@ fn invoice_fields(legacy: &LegacyInvoice, context: &Context<'_>) -> Result<Invoi
             notes,
             created_at,
             updated_at,
+            tax_rounding: TaxRounding::Line,
+            service_date: None,
+            service_period_start: None,
+            service_period_end: None,
+            seller: None,
+            buyer: None,
         }),
         _ => Err(p.found),
     }

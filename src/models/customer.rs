@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use super::{Page, PageRequest};
 use crate::db::TenantConn;
-use crate::domain::{CustomerId, RowId};
+use crate::domain::{Address, CustomerId, Locale, RowId};
 use crate::schema::{customers, invoices};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -17,9 +17,31 @@ pub struct Customer {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub address: Option<String>,
+    /// Also the buyer's VAT id (the API's `vat_id`).
     pub tax_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub billing_line1: Option<String>,
+    pub billing_line2: Option<String>,
+    pub billing_postal_code: Option<String>,
+    pub billing_city: Option<String>,
+    pub billing_country: Option<String>,
+    pub buyer_reference: Option<String>,
+    pub locale: Option<Locale>,
+}
+
+impl Customer {
+    /// The structured billing address, when any part of it is known.
+    pub fn billing_address(&self) -> Option<Address> {
+        let address = Address {
+            line1: self.billing_line1.clone(),
+            line2: self.billing_line2.clone(),
+            postal_code: self.billing_postal_code.clone(),
+            city: self.billing_city.clone(),
+            country: self.billing_country.clone(),
+        };
+        (address != Address::default()).then_some(address)
+    }
 }
 
 /// A customer's writable fields, already validated.
@@ -30,6 +52,9 @@ pub struct CustomerFields {
     pub phone: Option<String>,
     pub address: Option<String>,
     pub tax_id: Option<String>,
+    pub billing_address: Option<Address>,
+    pub buyer_reference: Option<String>,
+    pub locale: Option<Locale>,
 }
 
 /// A partial update: `None` leaves a field alone, `Some(None)` clears it.
@@ -41,11 +66,28 @@ pub struct CustomerChanges {
     pub phone: Option<Option<String>>,
     pub address: Option<Option<String>>,
     pub tax_id: Option<Option<String>>,
+    pub billing_line1: Option<Option<String>>,
+    pub billing_line2: Option<Option<String>>,
+    pub billing_postal_code: Option<Option<String>>,
+    pub billing_city: Option<Option<String>>,
+    pub billing_country: Option<Option<String>>,
+    pub buyer_reference: Option<Option<String>>,
+    pub locale: Option<Option<Locale>>,
 }
 
 impl CustomerChanges {
     fn is_empty(&self) -> bool {
         *self == Self::default()
+    }
+
+    /// Replaces the whole billing address (a PATCH sets every part).
+    pub fn set_billing_address(&mut self, address: Option<Address>) {
+        let address = address.unwrap_or_default();
+        self.billing_line1 = Some(address.line1);
+        self.billing_line2 = Some(address.line2);
+        self.billing_postal_code = Some(address.postal_code);
+        self.billing_city = Some(address.city);
+        self.billing_country = Some(address.country);
     }
 }
 
@@ -60,6 +102,13 @@ struct NewCustomer<'a> {
     phone: Option<&'a str>,
     address: Option<&'a str>,
     tax_id: Option<&'a str>,
+    billing_line1: Option<&'a str>,
+    billing_line2: Option<&'a str>,
+    billing_postal_code: Option<&'a str>,
+    billing_city: Option<&'a str>,
+    billing_country: Option<&'a str>,
+    buyer_reference: Option<&'a str>,
+    locale: Option<Locale>,
 }
 
 /// What a customer list is narrowed to.
@@ -85,6 +134,7 @@ pub fn like_pattern(search: &str) -> String {
 
 pub fn create(conn: &mut TenantConn<'_>, fields: &CustomerFields) -> QueryResult<Customer> {
     let account_id = conn.account_id().to_owned();
+    let billing = fields.billing_address.clone().unwrap_or_default();
     diesel::insert_into(customers::table)
         .values(NewCustomer {
             account_id: &account_id,
@@ -93,6 +143,13 @@ pub fn create(conn: &mut TenantConn<'_>, fields: &CustomerFields) -> QueryResult
             phone: fields.phone.as_deref(),
             address: fields.address.as_deref(),
             tax_id: fields.tax_id.as_deref(),
+            billing_line1: billing.line1.as_deref(),
+            billing_line2: billing.line2.as_deref(),
+            billing_postal_code: billing.postal_code.as_deref(),
+            billing_city: billing.city.as_deref(),
+            billing_country: billing.country.as_deref(),
+            buyer_reference: fields.buyer_reference.as_deref(),
+            locale: fields.locale,
         })
         .returning(Customer::as_returning())
         .get_result(conn.pg())

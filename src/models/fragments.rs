@@ -44,11 +44,24 @@ macro_rules! fixed_sql {
 }
 
 fixed_sql!(
-    /// Σ of the invoice's line subtotals and Σ of their taxes (NULLs
-    /// without lines), as one row: one scan of the items, not one per sum.
-    ItemsSums: Nullable<Record<(Nullable<Numeric>, Nullable<Numeric>)>>, on invoices::table,
-    "(SELECT ROW(sum(l.subtotal), sum(l.tax)) FROM invoice_items l \
-      WHERE l.account_id = invoices.account_id AND l.invoice_id = invoices.id)"
+    /// Σ of the invoice's line subtotals, Σ of their taxes (`line`
+    /// rounding), and Σ over its breakdown entries of round(Σ subtotals ×
+    /// rate / 100) (`document` rounding); NULLs without lines. One row: one
+    /// scan of the items, not one per sum.
+    ItemsSums: Nullable<Record<(Nullable<Numeric>, Nullable<Numeric>, Nullable<Numeric>)>>,
+    on invoices::table,
+    "(SELECT ROW(sum(g.subtotal), sum(g.tax), sum(round(g.subtotal * g.rate / 100, 2))) \
+      FROM (SELECT sum(l.subtotal) AS subtotal, sum(l.tax) AS tax, l.tax_rate AS rate \
+            FROM invoice_items l \
+            WHERE l.account_id = invoices.account_id AND l.invoice_id = invoices.id \
+            GROUP BY l.tax_category, l.tax_rate) g)"
+);
+
+fixed_sql!(
+    /// Σ of the invoice's credit notes' totals (NULL without any).
+    CreditsSum: Nullable<Numeric>, on invoices::table,
+    "(SELECT sum(t.taxable_amount + t.tax_amount) FROM credit_note_taxes t \
+      WHERE t.account_id = invoices.account_id AND t.invoice_id = invoices.id)"
 );
 
 fixed_sql!(

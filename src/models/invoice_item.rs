@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use crate::db::TenantConn;
-use crate::domain::{InvoiceId, ItemId, Money, Quantity, RowId, TaxRate};
+use crate::domain::{InvoiceId, ItemId, Money, Quantity, RowId, TaxCategory, TaxRate};
 use crate::schema::invoice_items;
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -24,6 +24,8 @@ pub struct Item {
     /// round(subtotal × tax_rate / 100), computed by the database.
     pub tax: BigDecimal,
     pub created_at: DateTime<Utc>,
+    pub tax_category: TaxCategory,
+    pub tax_exemption_reason: Option<String>,
 }
 
 /// A line's writable fields, already validated.
@@ -33,6 +35,8 @@ pub struct ItemFields {
     pub quantity: Quantity,
     pub unit_price: Money,
     pub tax_rate: TaxRate,
+    pub tax_category: TaxCategory,
+    pub tax_exemption_reason: Option<String>,
 }
 
 /// Changes to a line: `None` leaves a field alone.
@@ -44,6 +48,8 @@ pub struct ItemChanges {
     pub unit_price: Option<BigDecimal>,
     pub tax_rate: Option<BigDecimal>,
     pub position: Option<i32>,
+    pub tax_category: Option<TaxCategory>,
+    pub tax_exemption_reason: Option<Option<String>>,
 }
 
 #[derive(Insertable)]
@@ -56,6 +62,8 @@ struct NewItem<'a> {
     quantity: &'a BigDecimal,
     unit_price: &'a BigDecimal,
     tax_rate: &'a BigDecimal,
+    tax_category: TaxCategory,
+    tax_exemption_reason: Option<&'a str>,
 }
 
 /// The invoice's lines in position order.
@@ -112,6 +120,8 @@ pub fn insert(
             quantity: fields.quantity.value(),
             unit_price: fields.unit_price.value(),
             tax_rate: fields.tax_rate.value(),
+            tax_category: fields.tax_category,
+            tax_exemption_reason: fields.tax_exemption_reason.as_deref(),
         })
         .collect();
     let mut items: Vec<Item> = diesel::insert_into(invoice_items::table)

@@ -4,11 +4,13 @@
 
 pub mod account;
 pub mod api_key;
+pub mod credit_note;
 pub mod customer;
 mod fragments;
 pub mod idempotency_key;
 pub mod invoice;
 pub mod invoice_item;
+pub mod number_sequence;
 pub mod payment;
 
 /// A keyset page request: rows with an id greater than `after`, in id order.

@@ -165,7 +165,7 @@ async fn a_wrong_key_is_401_even_for_a_request_that_is_invalid_too() {
 #[actix_web::test]
 async fn a_key_records_when_it_was_last_used() {
     let app = spawn().await;
-    let acme = app.tenant("acme").await;
+    let acme = app.bare_tenant("acme").await;
     let keys = app
         .admin(Method::GET, "/admin/accounts/acme/api-keys", None)
         .await;

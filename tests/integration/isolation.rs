@@ -27,6 +27,7 @@ struct Holdings {
     /// (invoice id, item id)
     items: Vec<(i64, i64)>,
     payments: Vec<i64>,
+    credit_notes: Vec<i64>,
     searches: Vec<String>,
 }
 
@@ -41,7 +42,20 @@ fn snapshot(db: &crate::harness::TestDatabase, account: &str) -> String {
         "api_keys",
         "id_counters",
         "idempotency_keys",
+        "credit_notes",
+        "credit_note_lines",
+        "credit_note_taxes",
+        "number_sequences",
+        "document_numbers",
     ];
+    let account_row = format!(
+        "accounts: {}",
+        serde_json::to_string(&json_rows(
+            &mut conn,
+            &format!("SELECT * FROM accounts WHERE id = '{account}'")
+        ))
+        .unwrap()
+    );
     tables
         .iter()
         .map(|table| {
@@ -51,6 +65,7 @@ fn snapshot(db: &crate::harness::TestDatabase, account: &str) -> String {
             );
             format!("{table}: {}", serde_json::to_string(&rows).unwrap())
         })
+        .chain(std::iter::once(account_row))
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -63,11 +78,16 @@ macro_rules! fill {
         for (index, account) in ACCOUNTS.iter().enumerate() {
             let tenant = app.tenant(account).await;
             let m = marker(index);
+            app.patch(&tenant, "/v1/account", json!({"legal_name": format!("Seller {m}"), "tax_number": format!("TN {m}")}))
+                .await
+                .ok(200);
             let mut held = Holdings::default();
             // Names with the characters a search must treat literally.
             for (n, special) in ["%", "_", "*", "'", "\"", "\\", "plain"].iter().cycle().take(3 + 2 * index).enumerate() {
                 let body = json!({"name": format!("Customer {m} {special} {n}"), "email": format!("c{n}.{m}@example.com"),
-                                  "phone": format!("+1 555 {m}"), "address": format!("{n} {m} Street"), "tax_id": format!("TX-{m}-{n}")});
+                                  "phone": format!("+1 555 {m}"), "address": format!("{n} {m} Street"), "tax_id": format!("TX-{m}-{n}"),
+                                  "buyer_reference": format!("BR-{m}"),
+                                  "billing_address": {"line1": format!("{n} {m} Road"), "city": format!("City {m}"), "country": "DE"}});
                 held.customers.push(app.post(&tenant, "/v1/customers", body).await.ok(201)["id"].as_i64().unwrap());
                 held.searches.push(format!("{special}"));
             }
@@ -90,6 +110,11 @@ macro_rules! fill {
                     let payment = json!({"amount": "7.00", "reference": format!("REF-{m}-{n}"), "method": "cash"});
                     let paid = app.post(&tenant, &format!("/v1/invoices/{id}/payments"), payment).await;
                     held.payments.push(paid.ok(201)["id"].as_i64().unwrap());
+                    let item = invoice["items"][0]["id"].as_i64().unwrap();
+                    let credit = json!({"reason": format!("Credit {m}"), "lines": [{"item_id": item, "quantity": "1"},
+                                        {"description": format!("Goodwill {m}"), "quantity": 1, "unit_price": "1.00"}]});
+                    let note = app.post(&tenant, &format!("/v1/invoices/{id}/credit_notes"), credit).await;
+                    held.credit_notes.push(note.ok(201)["id"].as_i64().unwrap());
                 }
             }
             app.admin(Method::POST, &format!("/admin/accounts/{account}/api-keys"), Some(json!({"name": format!("key {m}")})))
@@ -163,7 +188,9 @@ async fn no_route_called_with_another_accounts_ids_filters_searches_or_cursors_r
                     format!("/v1/invoices/{id}"),
                     format!("/v1/invoices/{id}/items"),
                     format!("/v1/invoices/{id}/payments"),
+                    format!("/v1/invoices/{id}/credit_notes"),
                     format!("/v1/payments?invoice_id={id}"),
+                    format!("/v1/credit_notes?invoice_id={id}"),
                 ] {
                     let reply = app.get(tenant, &path).await;
                     assert_own(&reply, caller, &what(&path));
@@ -182,14 +209,33 @@ async fn no_route_called_with_another_accounts_ids_filters_searches_or_cursors_r
                 );
                 calls += 1;
             }
+            for id in &theirs.credit_notes {
+                let reply = app.get(tenant, &format!("/v1/credit_notes/{id}")).await;
+                assert_own(&reply, caller, &what("GET credit note"));
+                assert_eq!(
+                    reply.status,
+                    if mine.credit_notes.contains(id) {
+                        200
+                    } else {
+                        404
+                    }
+                );
+                calls += 1;
+            }
             // Cursors and searches of theirs.
             for id in theirs
                 .customers
                 .iter()
                 .chain(&theirs.invoices)
                 .chain(&theirs.payments)
+                .chain(&theirs.credit_notes)
             {
-                for list in ["/v1/customers", "/v1/invoices", "/v1/payments"] {
+                for list in [
+                    "/v1/customers",
+                    "/v1/invoices",
+                    "/v1/payments",
+                    "/v1/credit_notes",
+                ] {
                     let reply = app
                         .get(tenant, &format!("{list}?after={}&limit=200", id - 1))
                         .await;
@@ -272,6 +318,12 @@ async fn no_route_called_with_another_accounts_ids_filters_searches_or_cursors_r
                         json!({"description": "x", "quantity": 1, "unit_price": 1}),
                     )
                     .await,
+                    app.post(
+                        tenant,
+                        &format!("/v1/invoices/{id}/credit_notes"),
+                        json!({"reason": "hijack", "full": true}),
+                    )
+                    .await,
                 ] {
                     assert_own(&reply, caller, &what("write invoice"));
                     assert_eq!(reply.status, 404, "{}", reply.text);
@@ -294,11 +346,13 @@ async fn no_route_called_with_another_accounts_ids_filters_searches_or_cursors_r
                 }
             }
         }
-        // The caller's own lists hold exactly its own rows.
+        // The caller's own lists and profile hold exactly its own rows.
         for list in [
             "/v1/customers?limit=200",
             "/v1/invoices?limit=200",
             "/v1/payments?limit=200",
+            "/v1/credit_notes?limit=200",
+            "/v1/account",
         ] {
             let reply = app.get(tenant, list).await;
             assert_own(&reply, caller, list);
@@ -502,6 +556,9 @@ async fn path_tricks_get_400_or_404_never_a_500() {
         (Method::DELETE, "/v1/invoices/1/items/{}"),
         (Method::GET, "/v1/invoices/{}/payments"),
         (Method::GET, "/v1/payments/{}"),
+        (Method::GET, "/v1/credit_notes/{}"),
+        (Method::GET, "/v1/invoices/{}/credit_notes"),
+        (Method::POST, "/v1/invoices/{}/credit_notes"),
     ];
     let mut outcomes = BTreeMap::new();
     for (method, template) in templates {

@@ -94,6 +94,8 @@ fn hot_paths(conn: &mut TenantConn<'_>, key: &str, customer: CustomerId, invoice
             quantity: Quantity::from_db(decimal("1.5")),
             unit_price: Money::from_db(decimal("10.00")),
             tax_rate: TaxRate::from_db(decimal("19")),
+            tax_category: invoiced::domain::TaxCategory::S,
+            tax_exemption_reason: None,
         },
     };
     let draft = InvoiceFields {
@@ -103,6 +105,8 @@ fn hot_paths(conn: &mut TenantConn<'_>, key: &str, customer: CustomerId, invoice
         issue_date: None,
         due_date: None,
         notes: None,
+        service_date: None,
+        service_period: None,
     };
     invoicing::create_invoice(conn, &draft, &(1..=5).map(line).collect::<Vec<_>>()).unwrap();
     let payment = PaymentFields {

@@ -80,7 +80,7 @@ fn an_injection_through_the_app_role_cannot_mint_keys_or_rewrite_history() {
         // A working key for the account, or a new account.
         "INSERT INTO api_keys (account_id, name, prefix, key_hash) VALUES ('acme', 'evil', 'inv_11111111', sha256('evil'))",
         "INSERT INTO accounts (id, name) VALUES ('evil', 'Evil')",
-        "UPDATE accounts SET name = 'Evil'",
+        "UPDATE accounts SET id = 'evil'",
         // Un-revoking a key, or changing what it is.
         "UPDATE api_keys SET revoked_at = NULL",
         "UPDATE api_keys SET key_hash = sha256('evil')",

@@ -10,7 +10,7 @@ use crate::harness::{
     TestDatabase, as_tenant, execute, json_rows, scalar, try_as_tenant, try_execute,
 };
 
-const TENANT_TABLES: [&str; 7] = [
+const TENANT_TABLES: [&str; 12] = [
     "api_keys",
     "customers",
     "invoices",
@@ -18,6 +18,11 @@ const TENANT_TABLES: [&str; 7] = [
     "payments",
     "id_counters",
     "idempotency_keys",
+    "number_sequences",
+    "document_numbers",
+    "credit_notes",
+    "credit_note_lines",
+    "credit_note_taxes",
 ];
 
 /// The tenant tables the app may read (id_counters it may not touch at all).
@@ -39,7 +44,15 @@ fn two_accounts() -> TestDatabase {
                 "INSERT INTO accounts (id, name) VALUES ('{account}', '{account}');
                  INSERT INTO api_keys (account_id, name, prefix, key_hash) VALUES ('{account}', 'k', 'inv_{account}0000', sha256('{account}'));
                  INSERT INTO customers (account_id, name) VALUES ('{account}', '{account} customer');
-                 INSERT INTO invoices (account_id, customer_id, currency, status) VALUES ('{account}', 1, 'EUR', 'issued');
+                 INSERT INTO invoices (account_id, customer_id, currency, number) VALUES ('{account}', 1, 'EUR', 'N-1');
+                 INSERT INTO number_sequences (account_id, series, period, next_value) VALUES ('{account}', 'invoice', 0, 1);
+                 INSERT INTO credit_notes (account_id, invoice_id, number, kind, reason, currency, issue_date, tax_rounding)
+                     VALUES ('{account}', 1, 'CN-1', 'full', 'r', 'EUR', '2026-01-01', 'line');
+                 INSERT INTO credit_note_lines (account_id, credit_note_id, invoice_id, position, description, quantity,
+                                                unit_price, tax_rate, tax_category, subtotal, tax)
+                     VALUES ('{account}', 1, 1, 1, 'x', 1, 1, 0, 'Z', 1, 0);
+                 INSERT INTO credit_note_taxes (account_id, credit_note_id, invoice_id, tax_category, tax_rate, taxable_amount, tax_amount)
+                     VALUES ('{account}', 1, 1, 'Z', 0, 1, 0);
                  INSERT INTO invoice_items (account_id, invoice_id, position, description, quantity, unit_price) VALUES ('{account}', 1, 1, 'x', 1, 10);
                  INSERT INTO payments (account_id, invoice_id, amount) VALUES ('{account}', 1, 5);
                  INSERT INTO idempotency_keys (account_id, key, request_hash, response_status, response_body) VALUES ('{account}', 'k', sha256('x'), 201, '');"

@@ -82,6 +82,17 @@ impl Reply {
     }
 }
 
+/// The seller profile test accounts get: enough to issue invoices.
+pub fn seller_profile(account: &str) -> Value {
+    serde_json::json!({
+        "legal_name": format!("{account} GmbH"),
+        "address": {"line1": "Musterweg 5", "postal_code": "80331", "city": "München", "country": "DE"},
+        "vat_id": "DE123456789",
+        "email": "billing@example.com",
+        "iban": "DE89370400440532013000",
+    })
+}
+
 /// Configuration for a test app: what `serve` would read, with a short pool timeout.
 pub fn test_config(db: &TestDatabase, admin: bool) -> Config {
     config_for(db.app_url(), db.owner_url(), admin)
@@ -220,19 +231,45 @@ where
             )
             .await;
         let body = reply.ok(201);
-        TestTenant {
+        let tenant = TestTenant {
             account: account.to_owned(),
             key: body["api_key"]["key"]
                 .as_str()
                 .expect("the first key is shown")
                 .to_owned(),
+        };
+        // A seller its invoices can be issued by.
+        self.patch(&tenant, "/v1/account", seller_profile(account))
+            .await
+            .ok(200);
+        tenant
+    }
+
+    /// A new account with no profile beyond its name.
+    pub async fn bare_tenant(&self, account: &str) -> TestTenant {
+        let reply = self
+            .admin(
+                Method::POST,
+                "/admin/accounts",
+                Some(serde_json::json!({"id": account, "name": format!("{account} Ltd")})),
+            )
+            .await;
+        TestTenant {
+            account: account.to_owned(),
+            key: reply.ok(201)["api_key"]["key"].as_str().unwrap().to_owned(),
         }
     }
 
-    /// Creates a customer and returns its id.
+    /// Creates a customer (with a billing address, so that its invoices can
+    /// be issued) and returns its id.
     pub async fn customer(&self, tenant: &TestTenant, name: &str) -> i64 {
         let reply = self
-            .post(tenant, "/v1/customers", serde_json::json!({"name": name}))
+            .post(
+                tenant,
+                "/v1/customers",
+                serde_json::json!({"name": name, "billing_address": {
+                    "line1": "Hauptstraße 1", "postal_code": "10115", "city": "Berlin", "country": "DE"}}),
+            )
             .await;
         reply.ok(201)["id"].as_i64().unwrap()
     }

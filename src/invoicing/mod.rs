@@ -1,23 +1,45 @@
-//! The invoicing rules: what may happen to an invoice, its items and its
-//! payments, and when. Every operation runs inside the request's tenant
-//! transaction; every change locks the invoice row first
+//! The invoicing rules: what may happen to an invoice, its items, its
+//! payments and its credit notes, and when. Every operation runs inside the
+//! request's tenant transaction; every change locks the invoice row first
 //! ([`invoice::lock`]), so changes to one invoice happen one at a time and
-//! checks (still a draft? enough balance?) hold until the commit.
+//! checks (still a draft? enough balance? enough left to credit?) hold
+//! until the commit.
 //!
-//! Lifecycle: `draft` → `issued` → `paid`, and `issued` → `void` while
-//! nothing is paid. Only drafts change; payments go to issued invoices.
+//! Lifecycle: `draft` → `issued` → `paid` (its balance paid, or paid in
+//! part and credited for the rest), `issued` → `void` (credited in full
+//! with nothing paid: by a credit note, or by voiding it, which issues the
+//! cancellation credit note). An invoice whose total is 0.00 is `paid` as
+//! soon as it is issued. Only drafts change; an issued invoice is corrected
+//! by credit notes alone. The database refuses anything else too (the
+//! issued_invoices_are_fixed migration).
+
+mod credit_notes;
+mod issuing;
+
+pub use credit_notes::{
+    CreditLine, CreditRequest, FullCreditNote, create_credit_note, get_credit_note,
+    list_credit_notes,
+};
+pub use issuing::{issue_invoice, void_invoice};
 
 use bigdecimal::BigDecimal;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use crate::db::TenantConn;
+use crate::documents::Missing;
 use crate::domain::{
-    CustomerId, InvoiceId, InvoiceStatus, ItemId, Money, PaymentId, Quantity, TaxRate, line_amounts,
+    CustomerId, InvoiceId, InvoiceStatus, ItemId, Money, PaymentId, Quantity, TaxCategory, TaxRate,
+    TaxRounding, breakdown, line_amounts,
 };
-use crate::models::invoice::{self, Invoice, InvoiceChanges, InvoiceFields, InvoiceFilter, Totals};
+use crate::models::account;
+use crate::models::invoice::{
+    self, Invoice, InvoiceChanges, InvoiceFields, InvoiceFilter, Settled, Totals,
+};
 use crate::models::invoice_item::{self, Item, ItemChanges, ItemFields};
 use crate::models::payment::{self, Payment, PaymentFields};
 use crate::models::{Page, PageRequest};
+use crate::numbering::NumberingError;
+use crate::views::invoice::tax_lines;
 
 /// The most lines an invoice may have.
 pub const MAX_ITEMS: usize = 500;
@@ -30,9 +52,11 @@ pub enum InvoicingError {
     ItemNotFound { invoice: InvoiceId, item: ItemId },
     #[error("payment {0} not found")]
     PaymentNotFound(PaymentId),
+    #[error("credit note {0} not found")]
+    CreditNoteNotFound(i64),
     #[error("there is no customer {0} in this account")]
     CustomerNotFound(CustomerId),
-    #[error("another invoice of this account is already numbered {0:?}")]
+    #[error("another document of this account is already numbered {0:?}")]
     NumberTaken(String),
     #[error("invoice {id} is {status}: only a draft can be {action}")]
     NotDraft {
@@ -48,6 +72,11 @@ pub enum InvoicingError {
     },
     #[error("invoice {0} has no items: add at least one before issuing it")]
     NoItems(InvoiceId),
+    #[error("invoice {id} cannot be issued yet: {}", describe(.missing))]
+    Incomplete {
+        id: InvoiceId,
+        missing: Vec<Missing>,
+    },
     #[error("invoice {id} is paid in part ({paid}): void it only while nothing is paid")]
     PartlyPaid { id: InvoiceId, paid: Money },
     #[error("the payment of {amount} exceeds the balance due of {balance}")]
@@ -60,18 +89,44 @@ pub enum InvoicingError {
     LineTooLarge,
     #[error("due_date must not be before issue_date")]
     DueBeforeIssue,
+    /// A rule between a line's tax fields, with the field to change.
+    #[error("{field} {message}")]
+    TaxRule { field: String, message: String },
+    #[error(
+        "the credit note's total {total} exceeds what invoice {invoice} still has uncredited, {uncredited}"
+    )]
+    CreditExceedsInvoice {
+        invoice: InvoiceId,
+        total: Money,
+        uncredited: Money,
+    },
+    #[error("{field}: {message}")]
+    CreditExceedsItem { field: String, message: String },
+    #[error("{0}")]
+    NothingToCredit(String),
+    #[error(transparent)]
+    Numbering(#[from] NumberingError),
     #[error(transparent)]
     Database(#[from] DieselError),
 }
 
+fn describe(missing: &[Missing]) -> String {
+    missing
+        .iter()
+        .map(|m| format!("{} ({})", m.field, m.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 type Result<T> = std::result::Result<T, InvoicingError>;
 
-/// An invoice with its lines and derived amounts.
+/// An invoice with its lines, derived amounts and credit notes.
 #[derive(Debug, Clone)]
 pub struct FullInvoice {
     pub invoice: Invoice,
     pub items: Vec<Item>,
     pub totals: Totals,
+    pub credit_note_ids: Vec<i64>,
 }
 
 /// A new line; `position` 1-based, at the end when `None`.
@@ -88,6 +143,9 @@ pub struct LinePatch {
     pub quantity: Option<Quantity>,
     pub unit_price: Option<Money>,
     pub tax_rate: Option<TaxRate>,
+    pub tax_category: Option<TaxCategory>,
+    /// `Some(None)` clears it.
+    pub tax_exemption_reason: Option<Option<String>>,
     pub position: Option<i64>,
 }
 
@@ -105,7 +163,10 @@ fn explain(
 ) -> InvoicingError {
     match (constraint(&error), fields) {
         (
-            Some((DatabaseErrorKind::UniqueViolation, "invoices_number_unique")),
+            Some((
+                DatabaseErrorKind::UniqueViolation,
+                "invoices_number_unique" | "document_numbers_pkey",
+            )),
             Some((Some(number), _)),
         ) => InvoicingError::NumberTaken(number.clone()),
         (
@@ -129,12 +190,77 @@ pub fn check_line(quantity: &Quantity, unit_price: &Money) -> Result<()> {
     }
 }
 
-fn totals_of(items: &[Item], amount_paid: Money) -> Totals {
-    let sum = |value: fn(&Item) -> &BigDecimal| Money::from_db(items.iter().map(value).sum());
+/// The category a line gets when none is given: standard rated when taxed,
+/// else zero rated.
+pub fn default_category(rate: &TaxRate) -> TaxCategory {
+    if rate.is_zero() {
+        TaxCategory::Z
+    } else {
+        TaxCategory::S
+    }
+}
+
+/// The rules between a line's rate, category and exemption reason (the
+/// database holds the same ones): `S` exactly when the rate is above 0;
+/// every other category 0 %; all but `S` and `Z` name their reason, and
+/// those two none. `prefix` is the line's path (`items[2]`, or empty).
+pub fn check_tax_fields(
+    prefix: &str,
+    category: TaxCategory,
+    rate: &TaxRate,
+    reason: Option<&str>,
+) -> Result<()> {
+    let field = |name: &str| {
+        if prefix.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{prefix}.{name}")
+        }
+    };
+    let rule = |name: &str, message: String| {
+        Err(InvoicingError::TaxRule {
+            field: field(name),
+            message,
+        })
+    };
+    if category == TaxCategory::S && rate.is_zero() {
+        return rule(
+            "tax_rate",
+            "must be above 0 for tax category S (standard rate); zero-rated lines are Z".into(),
+        );
+    }
+    if category != TaxCategory::S && !rate.is_zero() {
+        return rule(
+            "tax_rate",
+            format!("must be 0 for tax category {category}, which carries no VAT"),
+        );
+    }
+    match (category.needs_exemption_reason(), reason) {
+        (true, None) => rule(
+            "tax_exemption_reason",
+            format!(
+                "is required for tax category {category}: say why no VAT is charged (text, or a VATEX code)"
+            ),
+        ),
+        (false, Some(_)) => rule(
+            "tax_exemption_reason",
+            format!("must not be given for tax category {category}"),
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// The derived amounts of `items` and what is settled, in `mode`.
+fn totals_of(items: &[Item], settled: Settled, mode: TaxRounding) -> Totals {
+    let entries = breakdown(&tax_lines(items), mode);
+    let sum = |amounts: &mut dyn Iterator<Item = &BigDecimal>| {
+        Money::from_db(amounts.fold(BigDecimal::from(0), |sum, amount| sum + amount))
+    };
     Totals {
-        subtotal: sum(|item| &item.subtotal),
-        tax_total: sum(|item| &item.tax),
-        amount_paid,
+        subtotal: sum(&mut entries.iter().map(|e| e.taxable_amount.value())),
+        tax_total: sum(&mut entries.iter().map(|e| e.tax_amount.value())),
+        amount_paid: settled.paid,
+        amount_credited: settled.credited,
     }
 }
 
@@ -154,15 +280,18 @@ fn locked_draft(conn: &mut TenantConn<'_>, id: InvoiceId, action: &'static str) 
     Ok(invoice)
 }
 
+/// The invoice with its lines, amounts and credit notes, read after a change.
 fn full(conn: &mut TenantConn<'_>, invoice: Invoice) -> Result<FullInvoice> {
     let id = invoice.invoice_id();
     let items = invoice_item::for_invoice(conn, id)?;
-    let paid = invoice::amount_paid(conn, id)?;
-    let totals = totals_of(&items, paid);
+    let settled = invoice::settled(conn, id)?;
+    let totals = totals_of(&items, settled, invoice.tax_rounding);
+    let credit_note_ids = invoice::credit_note_ids(conn, id)?;
     Ok(FullInvoice {
         invoice,
         items,
         totals,
+        credit_note_ids,
     })
 }
 
@@ -178,32 +307,49 @@ fn arrange(lines: &[NewLine]) -> Vec<(i32, &ItemFields)> {
         .collect()
 }
 
+/// A draft follows its account's tax rounding until it is issued.
+fn account_rounding(conn: &mut TenantConn<'_>) -> Result<TaxRounding> {
+    Ok(account::profile(conn)?.tax_rounding)
+}
+
 pub fn create_invoice(
     conn: &mut TenantConn<'_>,
     fields: &InvoiceFields,
     lines: &[NewLine],
 ) -> Result<FullInvoice> {
-    let invoice = invoice::insert(conn, fields)
+    let rounding = account_rounding(conn)?;
+    let invoice = invoice::insert(conn, fields, rounding)
         .map_err(|e| explain(e, Some((&fields.number, Some(fields.customer_id)))))?;
     let items = invoice_item::insert(conn, invoice.invoice_id(), &arrange(lines))?;
-    let totals = totals_of(&items, Money::zero());
+    let settled = Settled {
+        paid: Money::zero(),
+        credited: Money::zero(),
+    };
+    let totals = totals_of(&items, settled, rounding);
     Ok(FullInvoice {
         invoice,
         items,
         totals,
+        credit_note_ids: Vec::new(),
     })
 }
 
-/// An invoice with its lines and amounts: two statements.
+/// An invoice with its lines, amounts and credit notes: three statements.
 pub fn get_invoice(conn: &mut TenantConn<'_>, id: InvoiceId) -> Result<FullInvoice> {
-    let (invoice, paid) =
-        invoice::find_with_amount_paid(conn, id)?.ok_or(InvoicingError::InvoiceNotFound(id))?;
+    let (invoice, settled) =
+        invoice::find_with_settled(conn, id)?.ok_or(InvoicingError::InvoiceNotFound(id))?;
     let items = invoice_item::for_invoice(conn, id)?;
-    let totals = totals_of(&items, paid);
+    let totals = totals_of(&items, settled, invoice.tax_rounding);
+    let credit_note_ids = if invoice.status == InvoiceStatus::Draft {
+        Vec::new()
+    } else {
+        invoice::credit_note_ids(conn, id)?
+    };
     Ok(FullInvoice {
         invoice,
         items,
         totals,
+        credit_note_ids,
     })
 }
 
@@ -230,6 +376,13 @@ pub fn update_invoice(
         let number = changes.number.clone().flatten();
         invoice::update(conn, id, changes).map_err(|e| explain(e, Some((&number, customer))))?
     };
+    // A draft follows the account's rounding: brought up to date on change.
+    let rounding = account_rounding(conn)?;
+    let invoice = if invoice.tax_rounding == rounding {
+        invoice
+    } else {
+        invoice::set_tax_rounding(conn, id, rounding)?
+    };
     full(conn, invoice)
 }
 
@@ -237,42 +390,6 @@ pub fn delete_invoice(conn: &mut TenantConn<'_>, id: InvoiceId) -> Result<()> {
     locked_draft(conn, id, "deleted")?;
     invoice::delete(conn, id)?;
     Ok(())
-}
-
-/// draft → issued; needs at least one item; the issue date becomes today
-/// unless it was set.
-pub fn issue_invoice(conn: &mut TenantConn<'_>, id: InvoiceId) -> Result<FullInvoice> {
-    locked_draft(conn, id, "issued")?;
-    if invoice_item::count(conn, id)? == 0 {
-        return Err(InvoicingError::NoItems(id));
-    }
-    let invoice = invoice::set_status(conn, id, InvoiceStatus::Issued).map_err(|e| match explain(e, None) {
-        InvoicingError::DueBeforeIssue => InvoicingError::Transition {
-            id,
-            status: InvoiceStatus::Draft,
-            reason: "its due_date is before today, the issue date it would get: set issue_date or due_date first",
-        },
-        other => other,
-    })?;
-    full(conn, invoice)
-}
-
-/// issued → void, only while nothing is paid.
-pub fn void_invoice(conn: &mut TenantConn<'_>, id: InvoiceId) -> Result<FullInvoice> {
-    let invoice = locked(conn, id)?;
-    if invoice.status != InvoiceStatus::Issued {
-        return Err(InvoicingError::Transition {
-            id,
-            status: invoice.status,
-            reason: "only an issued invoice can be voided (delete a draft instead)",
-        });
-    }
-    let paid = invoice::amount_paid(conn, id)?;
-    if !paid.is_zero() {
-        return Err(InvoicingError::PartlyPaid { id, paid });
-    }
-    let invoice = invoice::set_status(conn, id, InvoiceStatus::Void)?;
-    full(conn, invoice)
 }
 
 pub fn list_items(conn: &mut TenantConn<'_>, invoice: InvoiceId) -> Result<Vec<Item>> {
@@ -320,6 +437,24 @@ pub fn update_item(
         .clone()
         .unwrap_or_else(|| Money::from_db(item.unit_price.clone()));
     check_line(&quantity, &unit_price)?;
+    // The tax fields as they will be: a new rate alone moves a line
+    // between S and Z, the categories a rate decides.
+    let rate = patch
+        .tax_rate
+        .clone()
+        .unwrap_or_else(|| TaxRate::from_db(item.tax_rate.clone()));
+    let category = match (patch.tax_category, &patch.tax_rate) {
+        (Some(category), _) => category,
+        (None, Some(rate)) if matches!(item.tax_category, TaxCategory::S | TaxCategory::Z) => {
+            default_category(rate)
+        }
+        (None, _) => item.tax_category,
+    };
+    let reason = match &patch.tax_exemption_reason {
+        Some(reason) => reason.clone(),
+        None => item.tax_exemption_reason.clone(),
+    };
+    check_tax_fields("", category, &rate, reason.as_deref())?;
     if let Some(position) = patch.position {
         let count = invoice_item::count(conn, invoice)?;
         if !(1..=count).contains(&position) {
@@ -338,6 +473,8 @@ pub fn update_item(
         unit_price: patch.unit_price.clone().map(Money::into_inner),
         tax_rate: patch.tax_rate.clone().map(TaxRate::into_inner),
         position: patch.position.map(|p| p as i32),
+        tax_category: (category != item.tax_category).then_some(category),
+        tax_exemption_reason: (reason != item.tax_exemption_reason).then_some(reason),
     };
     if changes == ItemChanges::default() {
         return Ok(item);
@@ -356,8 +493,8 @@ pub fn delete_item(conn: &mut TenantConn<'_>, invoice: InvoiceId, id: ItemId) ->
 
 /// Records a payment on an issued invoice; the invoice becomes paid in the
 /// same transaction when the payment clears its balance. With the invoice
-/// locked, concurrent payments are checked one after another, so together
-/// they can never exceed the total.
+/// locked, concurrent payments and credit notes are checked one after
+/// another, so together they can never exceed the total.
 pub fn record_payment(
     conn: &mut TenantConn<'_>,
     id: InvoiceId,
@@ -371,7 +508,9 @@ pub fn record_payment(
             reason: "payments are recorded on issued invoices only",
         });
     }
-    let balance = invoice::totals(conn, id)?.balance_due();
+    let items = invoice_item::for_invoice(conn, id)?;
+    let settled = invoice::settled(conn, id)?;
+    let balance = totals_of(&items, settled, invoice.tax_rounding).balance_due();
     if fields.amount > balance {
         return Err(InvoicingError::Overpayment {
             amount: fields.amount.clone(),
