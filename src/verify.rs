@@ -21,7 +21,8 @@ const CHECKS: &[Check] = &[
                      array_to_string(array(SELECT a.attname FROM unnest(i.indkey) WITH ORDINALITY k(n, o)
                          JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.n ORDER BY k.o), ', ')) AS problem
               FROM pg_class c JOIN pg_index i ON i.indrelid = c.oid AND i.indisprimary
-              WHERE c.relname IN ('api_keys', 'customers', 'invoices', 'invoice_items', 'payments')
+              WHERE c.relname IN ('api_keys', 'customers', 'invoices', 'invoice_items', 'payments',
+                                  'credit_notes', 'credit_note_lines')
                 AND array(SELECT a.attname::text FROM unnest(i.indkey) WITH ORDINALITY k(n, o)
                     JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.n ORDER BY k.o)
                     <> ARRAY['account_id', 'id']",
@@ -39,7 +40,9 @@ const CHECKS: &[Check] = &[
     Check {
         name: "row-level security is on for every tenant table",
         sql: "SELECT format('%s has row-level security off', relname) AS problem FROM pg_class
-              WHERE relname IN ('api_keys', 'customers', 'invoices', 'invoice_items', 'payments', 'id_counters')
+              WHERE relname IN ('api_keys', 'customers', 'invoices', 'invoice_items', 'payments', 'id_counters',
+                                'idempotency_keys', 'number_sequences', 'document_numbers', 'credit_notes',
+                                'credit_note_lines', 'credit_note_taxes')
                 AND NOT relrowsecurity",
     },
     Check {
@@ -50,7 +53,9 @@ const CHECKS: &[Check] = &[
                     UNION ALL SELECT account_id, 'customers', max(id) FROM customers GROUP BY 1
                     UNION ALL SELECT account_id, 'invoices', max(id) FROM invoices GROUP BY 1
                     UNION ALL SELECT account_id, 'invoice_items', max(id) FROM invoice_items GROUP BY 1
-                    UNION ALL SELECT account_id, 'payments', max(id) FROM payments GROUP BY 1) ids
+                    UNION ALL SELECT account_id, 'payments', max(id) FROM payments GROUP BY 1
+                    UNION ALL SELECT account_id, 'credit_notes', max(id) FROM credit_notes GROUP BY 1
+                    UNION ALL SELECT account_id, 'credit_note_lines', max(id) FROM credit_note_lines GROUP BY 1) ids
               LEFT JOIN id_counters c ON c.account_id = ids.account_id AND c.table_name = ids.table_name
               WHERE c.last_id IS NULL OR c.last_id < ids.highest",
     },
@@ -62,27 +67,50 @@ const CHECKS: &[Check] = &[
                  OR tax <> round(round(quantity * unit_price, 2) * tax_rate / 100, 2)",
     },
     Check {
-        name: "no invoice's payments exceed its total",
-        sql: "SELECT format('%s invoice %s: paid %s of %s', i.account_id, i.id, p.paid, coalesce(t.total, 0)) AS problem
-              FROM invoices i
-              JOIN (SELECT account_id, invoice_id, sum(amount) AS paid FROM payments GROUP BY 1, 2) p
-                ON p.account_id = i.account_id AND p.invoice_id = i.id
-              LEFT JOIN (SELECT account_id, invoice_id, sum(subtotal + tax) AS total FROM invoice_items GROUP BY 1, 2) t
-                ON t.account_id = i.account_id AND t.invoice_id = i.id
-              WHERE p.paid > coalesce(t.total, 0)",
+        name: "no invoice's payments or credit notes exceed its total",
+        sql: "SELECT format('%s invoice %s: paid %s, credited %s of %s', i.account_id, i.id, s.paid, s.credited,
+                     invoice_total(i.account_id, i.id, i.tax_rounding)) AS problem
+              FROM invoices i, LATERAL invoice_settled(i.account_id, i.id) s
+              WHERE s.paid > invoice_total(i.account_id, i.id, i.tax_rounding)
+                 OR s.credited > invoice_total(i.account_id, i.id, i.tax_rounding)",
     },
     Check {
-        name: "every status agrees with the payments",
-        sql: "SELECT format('%s invoice %s is %s with %s paid of %s', i.account_id, i.id, i.status,
-                     coalesce(p.paid, 0), coalesce(t.total, 0)) AS problem
-              FROM invoices i
-              LEFT JOIN (SELECT account_id, invoice_id, sum(amount) AS paid FROM payments GROUP BY 1, 2) p
-                ON p.account_id = i.account_id AND p.invoice_id = i.id
-              LEFT JOIN (SELECT account_id, invoice_id, sum(subtotal + tax) AS total FROM invoice_items GROUP BY 1, 2) t
-                ON t.account_id = i.account_id AND t.invoice_id = i.id
-              WHERE (i.status IN ('draft', 'void') AND coalesce(p.paid, 0) > 0)
-                 OR (i.status = 'paid' AND coalesce(p.paid, 0) <> coalesce(t.total, 0))
-                 OR (i.status = 'issued' AND coalesce(t.total, 0) > 0 AND coalesce(p.paid, 0) = t.total)",
+        name: "every status agrees with the payments and credit notes",
+        sql: "SELECT format('%s invoice %s is %s with %s paid and %s credited of %s', i.account_id, i.id, i.status,
+                     s.paid, s.credited, t.total) AS problem
+              FROM invoices i, LATERAL invoice_settled(i.account_id, i.id) s,
+                   LATERAL (SELECT invoice_total(i.account_id, i.id, i.tax_rounding) AS total) t
+              WHERE (i.status IN ('draft', 'void') AND s.paid > 0)
+                 OR (i.status = 'draft' AND s.credited > 0)
+                 OR (i.status = 'paid' AND NOT (s.paid + s.credited >= t.total AND (s.paid > 0 OR t.total = 0)))
+                 OR (i.status = 'issued' AND s.paid + s.credited >= t.total)",
+    },
+    Check {
+        name: "every credit note's breakdown adds up its lines, and no item is credited beyond itself",
+        sql: "SELECT format('%s credit note %s: %s %s%% taxable %s, lines %s', t.account_id, t.credit_note_id,
+                     t.tax_category, t.tax_rate, t.taxable_amount, coalesce(l.subtotal, 0)) AS problem
+              FROM credit_note_taxes t
+              LEFT JOIN (SELECT account_id, credit_note_id, tax_category, tax_rate, sum(subtotal) AS subtotal
+                         FROM credit_note_lines GROUP BY 1, 2, 3, 4) l
+                ON l.account_id = t.account_id AND l.credit_note_id = t.credit_note_id
+               AND l.tax_category = t.tax_category AND l.tax_rate = t.tax_rate
+              WHERE l.subtotal IS DISTINCT FROM t.taxable_amount
+              UNION ALL
+              SELECT format('%s item %s: %s of %s credited', i.account_id, i.id, c.quantity, i.quantity)
+              FROM invoice_items i
+              JOIN (SELECT account_id, item_id, sum(quantity) AS quantity, sum(subtotal) AS subtotal,
+                           sum(tax) AS tax FROM credit_note_lines WHERE item_id IS NOT NULL GROUP BY 1, 2) c
+                ON c.account_id = i.account_id AND c.item_id = i.id
+              WHERE c.quantity > i.quantity OR c.subtotal > i.subtotal OR c.tax > i.tax",
+    },
+    Check {
+        name: "every document number is held in document_numbers",
+        sql: "SELECT problem FROM (SELECT format('%s %s %s: number %s not in document_numbers', d.account_id, d.kind, d.id, d.number) AS problem
+              FROM (SELECT account_id, 'invoice' AS kind, id, number FROM invoices WHERE number IS NOT NULL
+                    UNION ALL SELECT account_id, 'credit_note', id, number FROM credit_notes) d
+              WHERE NOT EXISTS (SELECT FROM document_numbers n
+                                WHERE n.account_id = d.account_id AND n.number = d.number
+                                  AND n.kind = d.kind AND n.document_id = d.id)) missing",
     },
 ];
 

@@ -215,6 +215,24 @@ const LINKS: &[Link] = &[
         ],
     },
     Link {
+        from: "issue_invoice",
+        status: "200",
+        to: "create_credit_note",
+        parameters: &[("invoice_id", BODY_ID)],
+    },
+    Link {
+        from: "issue_invoice",
+        status: "200",
+        to: "list_invoice_credit_notes",
+        parameters: &[("invoice_id", BODY_ID)],
+    },
+    Link {
+        from: "create_credit_note",
+        status: "201",
+        to: "get_credit_note",
+        parameters: &[("credit_note_id", BODY_ID)],
+    },
+    Link {
         from: "record_payment",
         status: "201",
         to: "get_payment",

@@ -500,6 +500,19 @@ fn advance_id_counters(conn: &mut PgConnection, verification: &Verification) -> 
     Ok(())
 }
 
+/// What the invoices' number trigger does for ordinary inserts: record
+/// each imported number as taken (the duplicates were rejected already).
+fn claim_document_numbers(conn: &mut PgConnection, accounts: &[String]) -> QueryResult<()> {
+    diesel::sql_query(
+        "INSERT INTO document_numbers (account_id, number, kind, document_id)
+         SELECT account_id, number, 'invoice', id FROM invoices
+         WHERE account_id = ANY($1) AND number IS NOT NULL",
+    )
+    .bind::<Array<Text>, _>(accounts)
+    .execute(conn)?;
+    Ok(())
+}
+
 #[derive(QueryableByName)]
 struct ForeignKey {
     #[diesel(sql_type = Text)]
@@ -604,11 +617,15 @@ fn accounts_with_data(conn: &mut PgConnection, accounts: &[String]) -> QueryResu
 
 fn empty_accounts(conn: &mut PgConnection, accounts: &[String]) -> QueryResult<()> {
     for table in [
+        "credit_note_taxes",
+        "credit_note_lines",
+        "credit_notes",
         "payments",
         "invoice_items",
         "invoices",
         "customers",
         "idempotency_keys",
+        "document_numbers",
     ] {
         diesel::sql_query(format!("DELETE FROM {table} WHERE account_id = ANY($1)"))
             .bind::<Array<Text>, _>(accounts)
@@ -750,6 +767,7 @@ pub fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, ImportErro
         let mut reading = reading?;
         if bulk {
             advance_id_counters(&mut conn, &reading.verification)?;
+            claim_document_numbers(&mut conn, &accounts)?;
             check_foreign_keys(&mut conn, &accounts)?;
         }
         count_loaded(&mut conn, &accounts, &mut reading.verification)?;

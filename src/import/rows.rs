@@ -495,7 +495,9 @@ fn settled_status(
         InvoiceStatus::Paid if paid < total => {
             Err(format!("is paid but {} of {total} is due", total - paid))
         }
-        InvoiceStatus::Issued if paid == total && !total.is_zero() => Ok(InvoiceStatus::Paid),
+        // Settled by its payments (a 0.00 invoice by none): paid, as the
+        // service would have marked it.
+        InvoiceStatus::Issued if paid == total => Ok(InvoiceStatus::Paid),
         other => Ok(other),
     }
 }
@@ -636,7 +638,8 @@ mod tests {
         );
         assert_eq!(
             ok(InvoiceStatus::Issued, "0", "0"),
-            Ok(InvoiceStatus::Issued)
+            Ok(InvoiceStatus::Paid),
+            "a 0.00 invoice is paid once issued, as the service marks it"
         );
         assert_eq!(
             ok(InvoiceStatus::Paid, "100", "100"),

@@ -3,13 +3,17 @@
 
 mod harness;
 
+mod api_account;
 mod api_admin;
 mod api_auth;
+mod api_credit_notes;
 mod api_customers;
 mod api_errors;
 mod api_idempotency;
 mod api_invoices;
+mod api_issuing;
 mod api_payments;
+mod api_tax;
 mod api_validation;
 mod database_outage;
 mod id_allocation;
