@@ -152,7 +152,8 @@ impl NumberFormat {
         let mut sequence = None;
         for (index, part) in self.parts.iter().enumerate() {
             let digits = |rest: &str, n: usize| -> Option<usize> {
-                (rest.len() >= n && rest[..n].bytes().all(|b| b.is_ascii_digit())).then_some(n)
+                (rest.len() >= n && rest.as_bytes()[..n].iter().all(|b| b.is_ascii_digit()))
+                    .then_some(n)
             };
             match part {
                 Part::Literal(text) => rest = rest.strip_prefix(text.as_str())?,
@@ -243,6 +244,11 @@ mod tests {
         assert_eq!(f.sequence_of("2019-123456"), Some(123456));
         assert_eq!(f.sequence_of("2026-42"), None, "narrower than the padding");
         assert_eq!(f.sequence_of("INV-2026-00042"), None);
+        assert_eq!(
+            f.sequence_of("20é6-00042"),
+            None,
+            "not cut in the middle of a character"
+        );
         let f = NumberFormat::parse("{SEQ}{YY}").unwrap();
         assert_eq!(f.sequence_of("1726"), Some(17));
         assert_eq!(

@@ -72,7 +72,7 @@ pub struct AddressInput {
     #[schema(max_length = 100)]
     pub city: Option<String>,
     /// ISO 3166-1 alpha-2, e.g. `DE`.
-    #[schema(pattern = "^[A-Za-z]{2}$", example = "DE")]
+    #[schema(pattern = "^([A-Za-z]{2})?$", example = "DE")]
     pub country: Option<String>,
 }
 
@@ -202,7 +202,8 @@ pub fn parse_vat_id(value: &str) -> Result<String, String> {
             "must be a VAT id: a country prefix and the country's digits, like DE123456789, not {value:?}"
         )
     };
-    if id.len() < 4 || id.len() > 20 {
+    // ASCII only, so the prefix split below is at a character boundary.
+    if id.len() < 4 || id.len() > 20 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(refuse());
     }
     let (prefix, rest) = id.split_at(2);
@@ -254,6 +255,7 @@ pub fn parse_iban(value: &str) -> Result<String, String> {
 pub fn parse_bic(value: &str) -> Result<String, String> {
     let bic = compact(value);
     let shaped = (bic.len() == 8 || bic.len() == 11)
+        && bic.is_ascii()
         && bic[..4].bytes().all(|b| b.is_ascii_uppercase())
         && parse_country(&bic[4..6]).is_ok()
         && bic[6..].bytes().all(|b| b.is_ascii_alphanumeric());
@@ -310,6 +312,9 @@ mod tests {
             "123456789",
             "GR123456789",
             "NL123456789",
+            // Not cut in the middle of a character.
+            "\u{1e6}\u{135}\u{106}\u{101}",
+            "Dé123456789",
         ] {
             assert!(parse_vat_id(bad).is_err(), "{bad}");
         }
@@ -334,7 +339,14 @@ mod tests {
     fn bics_have_eight_or_eleven_characters() {
         assert_eq!(parse_bic("cobadeffxxx").unwrap(), "COBADEFFXXX");
         assert!(parse_bic("DEUTDEFF").is_ok());
-        for bad in ["DEUTDE", "DEUTXXFF", "1EUTDEFF", "DEUTDEFFX"] {
+        for bad in [
+            "DEUTDE",
+            "DEUTXXFF",
+            "1EUTDEFF",
+            "DEUTDEFFX",
+            "DEUTDÉF",
+            "ĞĞĞĞDEF",
+        ] {
             assert!(parse_bic(bad).is_err(), "{bad}");
         }
     }

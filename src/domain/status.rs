@@ -14,12 +14,27 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 macro_rules! text_enum {
+    // The serde names are the variants' in the case written out here (not
+    // a literal passed in: utoipa would not see it in the schema).
     ($name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, AsExpression, FromSqlRow)]
+        #[serde(rename_all = "snake_case")]
         #[diesel(sql_type = Text)]
         pub enum $name {
-            $(#[serde(rename = $text)] $variant),+
+            $($variant),+
         }
+        text_enum!(@impl $name { $($variant => $text),+ });
+    };
+    (upper $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, AsExpression, FromSqlRow)]
+        #[serde(rename_all = "UPPERCASE")]
+        #[diesel(sql_type = Text)]
+        pub enum $name {
+            $($variant),+
+        }
+        text_enum!(@impl $name { $($variant => $text),+ });
+    };
+    (@impl $name:ident { $($variant:ident => $text:literal),+ }) => {
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
@@ -75,7 +90,7 @@ text_enum!(PaymentMethod {
     Other => "other",
 });
 
-text_enum!(TaxCategory {
+text_enum!(upper TaxCategory {
     S => "S",
     Z => "Z",
     E => "E",
@@ -147,6 +162,35 @@ text_enum!(NumberReset {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn serde_names_are_the_database_texts() {
+        for category in TaxCategory::ALL {
+            assert_eq!(
+                serde_json::to_string(category).unwrap(),
+                format!("\"{category}\"")
+            );
+        }
+        for text in [
+            serde_json::to_string(&PaymentMethod::BankTransfer).unwrap(),
+            serde_json::to_string(&TaxRounding::Document).unwrap(),
+            serde_json::to_string(&CreditNoteKind::Cancellation).unwrap(),
+            serde_json::to_string(&Locale::De).unwrap(),
+            serde_json::to_string(&NumberReset::Yearly).unwrap(),
+        ] {
+            assert!(
+                [
+                    "\"bank_transfer\"",
+                    "\"document\"",
+                    "\"cancellation\"",
+                    "\"de\"",
+                    "\"yearly\""
+                ]
+                .contains(&text.as_str()),
+                "{text}"
+            );
+        }
+    }
 
     #[test]
     fn text_forms_round_trip() {

@@ -114,7 +114,10 @@ const VATEX_CODES: &[&str] = &[
 /// (codes in upper case).
 pub fn parse_exemption_reason(value: &str) -> Result<String, String> {
     let trimmed = value.trim();
-    if trimmed.len() > 6 && trimmed[..6].eq_ignore_ascii_case("VATEX-") {
+    if trimmed
+        .get(..6)
+        .is_some_and(|prefix| prefix.eq_ignore_ascii_case("VATEX-"))
+    {
         let code = trimmed.to_ascii_uppercase();
         return if VATEX_CODES.binary_search(&code.as_str()).is_ok() {
             Ok(code)
@@ -266,5 +269,10 @@ mod tests {
         assert_eq!(vatex_code("Kleinunternehmer, § 19 UStG"), None);
         assert!(parse_exemption_reason("VATEX-EU-NOPE").is_err());
         assert!(parse_exemption_reason("  ").is_err());
+        // Not cut in the middle of a character.
+        assert_eq!(
+            parse_exemption_reason("P\u{11a}\u{109}ünf").unwrap(),
+            "P\u{11a}\u{109}ünf"
+        );
     }
 }
