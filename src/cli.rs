@@ -75,6 +75,10 @@ pub struct ImportArgs {
     /// Load with per-row triggers (foreign keys checked row by row) even where bulk loading is allowed
     #[arg(long)]
     pub row_triggers: bool,
+    /// Set the imported accounts' invoice number format (e.g. 'INV-{SEQ:5}') and continue each
+    /// account's series after its highest legacy number of that format
+    #[arg(long, value_name = "FMT")]
+    pub invoice_number_format: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -267,6 +271,13 @@ fn import_sqlite(args: ImportArgs) -> Result<(), CliError> {
         replace: args.replace,
         default_currency,
         row_triggers: args.row_triggers,
+        invoice_number_format: args
+            .invoice_number_format
+            .map(|format| {
+                crate::domain::NumberFormat::parse(&format)
+                    .map_err(|rule| CliError::Usage(format!("--invoice-number-format {rule}")))
+            })
+            .transpose()?,
     };
     crate::import::run(&options, &mut std::io::stdout().lock())?;
     Ok(())

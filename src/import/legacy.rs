@@ -6,7 +6,7 @@
 //! `CAST(x AS TEXT)`), never through Diesel's SQLite numeric types, which go
 //! through f64.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::path::Path;
 
 use diesel::connection::{DefaultLoadingMode, SimpleConnection};
@@ -171,8 +171,6 @@ pub struct LegacyInvoice {
     pub updated_at: LegacyValue,
     /// The customer's account, when the customer exists.
     pub customer_account: Option<String>,
-    /// The lowest id among the account's invoices with the same number.
-    pub number_first_id: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -195,6 +193,13 @@ pub struct LegacyPayment {
     pub method: LegacyValue,
     pub reference: LegacyValue,
     pub created_at: LegacyValue,
+}
+
+#[diesel::declare_sql_function]
+extern "SQL" {
+    /// Rust's `str::trim` (every Unicode white space, where SQLite's TRIM
+    /// knows only spaces): how the importer normalises text.
+    fn rust_trim(text: Nullable<Text>) -> Nullable<Text>;
 }
 
 fn column(expression: &str, n: usize) -> String {
@@ -245,6 +250,9 @@ impl LegacyDb {
             })?;
         // A deferred transaction takes its snapshot at the first read, which
         // is the sqlite_master read right after.
+        rust_trim_utils::register_impl(&mut conn, |text: Option<String>| {
+            text.map(|text| text.trim().to_owned())
+        })?;
         conn.batch_execute("PRAGMA query_only = ON; BEGIN;")?;
         let mut db = Self { conn };
         let tables = db.tables()?;
@@ -329,17 +337,37 @@ impl LegacyDb {
         Ok(())
     }
 
-    /// The invoices whose number an invoice of the same account with a
-    /// lower id already has, with that id (usually none).
-    fn duplicate_numbers(&mut self) -> Result<HashMap<i64, i64>, LegacyError> {
-        let rows: Vec<(i64, i64)> = diesel::select(diesel::dsl::sql::<(BigInt, BigInt)>(
-            "id, first_id FROM (
-                 SELECT id, first_value(id) OVER (PARTITION BY CAST(account_id AS TEXT), TRIM(number) ORDER BY id) AS first_id
-                 FROM invoices WHERE NULLIF(TRIM(number), '') IS NOT NULL)
-             WHERE id <> first_id",
+    /// The invoices that share their number with another invoice of their
+    /// account once both are normalised (trimmed as Rust trims, which
+    /// SQLite's TRIM does not): usually none, so the importer needs to
+    /// remember only these, and its memory stays bounded whatever the file
+    /// size. Which of them keeps the number is decided while reading, among
+    /// those that are otherwise importable.
+    pub fn possible_duplicate_numbers(&mut self) -> Result<HashSet<i64>, LegacyError> {
+        let rows: Vec<i64> = diesel::select(diesel::dsl::sql::<BigInt>(
+            "id FROM (
+                 SELECT id, count(*) OVER (
+                     PARTITION BY rust_trim(CAST(account_id AS TEXT)), rust_trim(CAST(number AS TEXT))
+                 ) AS sharing
+                 FROM invoices WHERE rust_trim(CAST(number AS TEXT)) <> '')
+             WHERE sharing > 1",
         ))
         .load(&mut self.conn)?;
         Ok(rows.into_iter().collect())
+    }
+
+    /// The highest id of each known table, whatever its rows hold (what
+    /// the id counters must pass, rejected rows included).
+    pub fn max_ids(&mut self) -> Result<[i64; 4], LegacyError> {
+        let mut maxima = [0; 4];
+        for (max, table) in maxima.iter_mut().zip(KNOWN_TABLES) {
+            let row: Count = diesel::sql_query(format!(
+                "SELECT coalesce(max(id), 0) AS count FROM \"{table}\""
+            ))
+            .get_result(&mut self.conn)?;
+            *max = row.count;
+        }
+        Ok(maxima)
     }
 
     /// Invoices, each followed by its items and then its payments, in
@@ -350,7 +378,6 @@ impl LegacyDb {
         &mut self,
         mut each: impl FnMut(InvoiceStreamRow) -> Result<(), E>,
     ) -> Result<(), E> {
-        let duplicates = self.duplicate_numbers()?;
         let width = 10;
         // A compound SELECT ordered by its arms' index order: SQLite merges
         // the three scans as it goes (EXPLAIN QUERY PLAN: MERGE (UNION ALL)),
@@ -402,7 +429,6 @@ impl LegacyDb {
                     created_at: value(v9),
                     updated_at: value(v10),
                     customer_account,
-                    number_first_id: duplicates.get(&id).copied(),
                 }),
                 1 => InvoiceStreamRow::Item(LegacyItem {
                     id,

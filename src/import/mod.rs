@@ -11,11 +11,19 @@
 //!    row, and hands batches of COPY lines to the loader, which COPYs each
 //!    batch into its tables meanwhile: reading and loading overlap, and
 //!    memory stays bounded by a few batches whatever the file size;
+//!    A duplicate invoice number stays with the first invoice in legacy id
+//!    order that is otherwise importable: SQLite names the few invoices
+//!    that share a normalised number up front, and the reader, which sees
+//!    invoices in id order and decides each whole, gives the number to the
+//!    first of them it accepts;
 //! 3. in bulk mode (the owner may set session_replication_role), per-row
 //!    triggers are off during the load, and every foreign key is checked
-//!    set-based and the id counters advanced before commit;
+//!    set-based before commit; in every mode the id counters move past the
+//!    file's highest ids (rejected rows included), and `ANALYZE` gives the
+//!    planner the loaded tables' real size;
 //! 4. the verification table: rows read, written and rejected, and money in
-//!    the source and in the database, per account and table.
+//!    the source (every row), in the rejected rows and in the database, per
+//!    account and table.
 //!
 //! Then COMMIT, unless rows were rejected without --skip-invalid, the
 //! verification found a mismatch, or it is a dry run: then ROLLBACK. Killed
@@ -29,7 +37,7 @@ mod normalize;
 mod report;
 mod rows;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::mpsc::{SyncSender, sync_channel};
@@ -42,12 +50,13 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Numeric, Text};
 
 use crate::db::migrations;
+use crate::domain::{NumberFormat, NumberReset};
 use crate::schema::{customers, invoice_items, invoices, payments};
 use copy_text::Line;
 pub use legacy::LegacyError;
 use legacy::{InvoiceStreamRow, KNOWN_TABLES, LegacyCustomer, LegacyDb};
 use report::{Progress, Rejects, Verification};
-use rows::{AcceptedInvoice, Context, InvoiceGroup, Reject};
+use rows::{AcceptedInvoice, Context, InvoiceGroup, NumberKey, Reject};
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -65,6 +74,9 @@ pub struct Options {
     pub default_currency: Option<String>,
     /// Keep per-row triggers on even when bulk loading is allowed.
     pub row_triggers: bool,
+    /// The imported accounts' invoice number format; each account's
+    /// series continues after its highest legacy number of this format.
+    pub invoice_number_format: Option<NumberFormat>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +103,15 @@ pub enum ImportError {
     InvalidRows { rows: u64 },
     #[error("the verification found mismatches (marked MISMATCH above); nothing was imported")]
     Mismatch,
+    #[error(
+        "--invoice-number-format {format} has no year, and account(s) {} restart their numbers \
+         yearly; nothing was imported",
+        .accounts.join(", ")
+    )]
+    FormatWithoutYear {
+        format: String,
+        accounts: Vec<String>,
+    },
     #[error("{rows} imported row(s) break foreign key {constraint}; nothing was imported")]
     Integrity { constraint: String, rows: i64 },
     /// The loader stopped (its COPY failed); the reader stops too.
@@ -142,6 +163,43 @@ struct Reading {
     rejects: Rejects,
     verification: Verification,
     rows_read: u64,
+    series: Option<SeriesContinuation>,
+}
+
+/// `--invoice-number-format`: the highest sequence value among each
+/// account's imported numbers of that format, per numbering period (the
+/// year, for an account that restarts yearly), where its series goes on.
+struct SeriesContinuation {
+    format: NumberFormat,
+    resets: HashMap<String, NumberReset>,
+    highest: HashMap<(String, i32), i64>,
+}
+
+impl SeriesContinuation {
+    fn note(&mut self, invoice: &crate::models::invoice::Invoice) {
+        let Some(sequence) = invoice
+            .number
+            .as_deref()
+            .and_then(|number| self.format.sequence_of(number))
+        else {
+            return;
+        };
+        let reset = self
+            .resets
+            .get(&invoice.account_id)
+            .copied()
+            .unwrap_or(NumberReset::Never);
+        // The date the service would number it by: its issue date.
+        let date = invoice
+            .issue_date
+            .unwrap_or_else(|| invoice.created_at.date_naive());
+        let period = crate::numbering::period(reset, date);
+        let highest = self
+            .highest
+            .entry((invoice.account_id.clone(), period))
+            .or_default();
+        *highest = (*highest).max(sequence);
+    }
 }
 
 /// The reader thread's state: it decides every row and batches the
@@ -150,6 +208,13 @@ struct Reader {
     rejects: Rejects,
     verification: Verification,
     rejected_customers: HashSet<i64>,
+    /// Invoices that may share their number (see
+    /// `LegacyDb::possible_duplicate_numbers`), and which of them holds
+    /// each such number: the first otherwise importable one in legacy id
+    /// order, which is the stream's order.
+    possible_duplicates: HashSet<i64>,
+    number_holders: HashMap<NumberKey, i64>,
+    series: Option<SeriesContinuation>,
     batch: Batch,
     loader: SyncSender<Batch>,
     rows_read: u64,
@@ -202,7 +267,6 @@ impl Reader {
                 let count = self.verification.entry(Some(&row.account_id), "customers");
                 count.read += 1;
                 count.written += 1;
-                count.max_id = count.max_id.max(row.id);
                 let mut line = Line::new();
                 line.text(&row.account_id)
                     .plain(row.id)
@@ -228,11 +292,13 @@ impl Reader {
 
     fn accept(&mut self, accepted: AcceptedInvoice) -> Result<(), ImportError> {
         let invoice = &accepted.invoice;
+        if let Some(series) = &mut self.series {
+            series.note(invoice);
+        }
         let account = invoice.account_id.as_str();
         let count = self.verification.entry(Some(account), "invoices");
         count.read += 1;
         count.written += 1;
-        count.max_id = count.max_id.max(invoice.id);
         let mut line = Line::new();
         line.text(account)
             .plain(invoice.id)
@@ -263,7 +329,6 @@ impl Reader {
             let count = self.verification.entry(Some(account), "invoice_items");
             count.read += 1;
             count.written += 1;
-            count.max_id = count.max_id.max(item.id);
             count.source_total += &item.total;
         }
         for payment in &accepted.payments {
@@ -280,7 +345,6 @@ impl Reader {
             let count = self.verification.entry(Some(account), "payments");
             count.read += 1;
             count.written += 1;
-            count.max_id = count.max_id.max(payment.id);
             count.source_total += payment.amount.value();
         }
         Ok(())
@@ -291,23 +355,37 @@ impl Reader {
         group: InvoiceGroup,
         context: &Context<'_>,
     ) -> Result<(), ImportError> {
-        match rows::invoice_group(&group, context) {
-            Ok(accepted) => self.accept(accepted),
-            Err(found) => {
-                let account = found.first().and_then(|r| r.account.clone());
-                let rows = [
-                    ("invoices", 1),
-                    ("invoice_items", group.items.len()),
-                    ("payments", group.payments.len()),
-                ];
-                for (table, n) in rows {
-                    let count = self.verification.entry(account.as_deref(), table);
-                    count.read += n as u64;
-                    count.rejected += n as u64;
-                }
-                Ok(self.reject_all(&found)?)
+        let accepted = match rows::invoice_group(&group, context) {
+            Ok(accepted) => accepted,
+            Err(found) => return self.reject_group(&group, &found),
+        };
+        if self.possible_duplicates.contains(&group.invoice.id)
+            && let Some(key) = rows::number_key(&accepted)
+        {
+            if let Some(&keeper) = self.number_holders.get(&key) {
+                return self.reject_group(&group, &rows::duplicate_number(&group, &key.1, keeper));
             }
+            self.number_holders.insert(key, group.invoice.id);
         }
+        self.accept(accepted)
+    }
+
+    /// Counts a rejected invoice with its items and payments (their money
+    /// as the source holds it) and records why.
+    fn reject_group(&mut self, group: &InvoiceGroup, found: &[Reject]) -> Result<(), ImportError> {
+        let account = found.first().and_then(|r| r.account.clone());
+        let count = self.verification.entry(account.as_deref(), "invoices");
+        count.read += 1;
+        count.rejected += 1;
+        let items = self.verification.entry(account.as_deref(), "invoice_items");
+        for item in &group.items {
+            items.reject(rows::item_money(item));
+        }
+        let payments = self.verification.entry(account.as_deref(), "payments");
+        for payment in &group.payments {
+            payments.reject(rows::payment_money(payment));
+        }
+        Ok(self.reject_all(found)?)
     }
 
     fn orphan(
@@ -315,10 +393,9 @@ impl Reader {
         table: &'static str,
         id: i64,
         invoice_id: &normalize::LegacyValue,
+        money: Option<BigDecimal>,
     ) -> io::Result<()> {
-        let count = self.verification.entry(None, table);
-        count.read += 1;
-        count.rejected += 1;
+        self.verification.entry(None, table).reject(money);
         self.rejects.record(&rows::orphan(table, id, invoice_id))
     }
 
@@ -357,7 +434,12 @@ impl Reader {
                 InvoiceStreamRow::Item(item) => {
                     match (&mut current, normalize::id(&item.invoice_id)) {
                         (Some(group), Ok(id)) if id == group.invoice.id => group.items.push(item),
-                        _ => self.orphan("invoice_items", item.id, &item.invoice_id)?,
+                        _ => self.orphan(
+                            "invoice_items",
+                            item.id,
+                            &item.invoice_id,
+                            rows::item_money(&item),
+                        )?,
                     }
                 }
                 InvoiceStreamRow::Payment(payment) => {
@@ -365,7 +447,12 @@ impl Reader {
                         (Some(group), Ok(id)) if id == group.invoice.id => {
                             group.payments.push(payment)
                         }
-                        _ => self.orphan("payments", payment.id, &payment.invoice_id)?,
+                        _ => self.orphan(
+                            "payments",
+                            payment.id,
+                            &payment.invoice_id,
+                            rows::payment_money(&payment),
+                        )?,
                     }
                 }
             }
@@ -379,6 +466,7 @@ impl Reader {
             rejects: self.rejects,
             verification: self.verification,
             rows_read: self.rows_read,
+            series: self.series,
         })
     }
 }
@@ -474,30 +562,98 @@ fn enter_bulk_mode(conn: &mut PgConnection) -> QueryResult<bool> {
     }
 }
 
-/// What the statement triggers do for ordinary inserts: move each
-/// account's id counters past the highest ids it was given.
-fn advance_id_counters(conn: &mut PgConnection, verification: &Verification) -> QueryResult<()> {
-    let written = verification
-        .counts
-        .iter()
-        .filter(|((account, _), count)| account != "-" && count.written > 0);
-    let (mut accounts, mut tables, mut maxima) = (Vec::new(), Vec::new(), Vec::new());
-    for ((account, table), count) in written {
-        accounts.push(account.clone());
-        tables.push((*table).to_owned());
-        maxima.push(count.max_id);
-    }
+/// Moves every imported account's id counters past the highest legacy id
+/// of each table, imported or rejected: legacy ids were unique across the
+/// whole file, and the rejects CSV names them, so none may be handed to a
+/// new row, in this account or another (the statement triggers have
+/// already done as much for the rows they saw, when they were on).
+fn advance_id_counters(
+    conn: &mut PgConnection,
+    accounts: &[String],
+    legacy_max_ids: &[i64; 4],
+) -> QueryResult<()> {
+    let tables: Vec<String> = KNOWN_TABLES.iter().map(|t| (*t).to_owned()).collect();
     diesel::sql_query(
         "INSERT INTO id_counters AS counter (account_id, table_name, last_id)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
+         SELECT account_id, max.table_name, max.last_id
+         FROM unnest($1::text[]) AS account_id,
+              unnest($2::text[], $3::bigint[]) AS max (table_name, last_id)
+         WHERE max.last_id > 0
          ON CONFLICT (account_id, table_name)
              DO UPDATE SET last_id = greatest(counter.last_id, excluded.last_id)",
     )
     .bind::<Array<Text>, _>(accounts)
     .bind::<Array<Text>, _>(tables)
-    .bind::<Array<BigInt>, _>(maxima)
+    .bind::<Array<BigInt>, _>(legacy_max_ids.to_vec())
     .execute(conn)?;
     Ok(())
+}
+
+/// `--invoice-number-format`: sets it on the imported accounts and moves
+/// each series past its highest imported number of that format (raised,
+/// never lowered, as `set_next_document_sequence` would).
+fn continue_number_series(
+    conn: &mut PgConnection,
+    accounts: &[String],
+    series: &SeriesContinuation,
+) -> QueryResult<()> {
+    diesel::sql_query("UPDATE accounts SET invoice_number_format = $2 WHERE id = ANY($1)")
+        .bind::<Array<Text>, _>(accounts)
+        .bind::<Text, _>(series.format.as_str())
+        .execute(conn)?;
+    let (mut owners, mut periods, mut highest) = (Vec::new(), Vec::new(), Vec::new());
+    for ((account, period), sequence) in &series.highest {
+        owners.push(account.clone());
+        periods.push(*period);
+        highest.push(*sequence);
+    }
+    diesel::sql_query(
+        "INSERT INTO number_sequences AS s (account_id, series, period, next_value, last_used)
+         SELECT account_id, 'invoice', period, last_used + 1, last_used
+         FROM unnest($1::text[], $2::integer[], $3::bigint[]) AS t (account_id, period, last_used)
+         ON CONFLICT (account_id, series, period) DO UPDATE
+             SET next_value = greatest(s.next_value, excluded.next_value),
+                 last_used = greatest(s.last_used, excluded.last_used)",
+    )
+    .bind::<Array<Text>, _>(owners)
+    .bind::<Array<diesel::sql_types::Integer>, _>(periods)
+    .bind::<Array<BigInt>, _>(highest)
+    .execute(conn)?;
+    Ok(())
+}
+
+#[derive(QueryableByName)]
+struct AccountReset {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Text)]
+    number_reset: NumberReset,
+}
+
+/// How each of the accounts restarts its numbers.
+fn number_resets(
+    conn: &mut PgConnection,
+    accounts: &[String],
+) -> QueryResult<HashMap<String, NumberReset>> {
+    let rows: Vec<AccountReset> =
+        diesel::sql_query("SELECT id, number_reset FROM accounts WHERE id = ANY($1)")
+            .bind::<Array<Text>, _>(accounts)
+            .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|row| (row.id, row.number_reset))
+        .collect())
+}
+
+/// Fresh statistics for what was loaded: without them the planner guesses
+/// from empty tables, and `verify`'s joins over a freshly imported
+/// database ran for minutes instead of seconds. Part of the transaction,
+/// so a rolled-back import leaves the old statistics.
+fn analyze_loaded(conn: &mut PgConnection) -> QueryResult<()> {
+    conn.batch_execute(
+        "ANALYZE customers, invoices, invoice_items, payments, id_counters, document_numbers, \
+         number_sequences",
+    )
 }
 
 /// What the invoices' number trigger does for ordinary inserts: record
@@ -694,6 +850,16 @@ pub fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, ImportErro
         .filter_map(|value| crate::domain::AccountId::parse(value.trimmed()?).ok())
         .map(|id| id.as_str().to_owned())
         .collect();
+    // `acme` and `acme ` are one account.
+    let accounts = {
+        let mut accounts = accounts;
+        accounts.sort();
+        accounts.dedup();
+        accounts
+    };
+
+    let possible_duplicates = legacy.possible_duplicate_numbers()?;
+    let legacy_max_ids = legacy.max_ids()?;
 
     let mut conn = PgConnection::establish(&options.database_url)?;
     for name in migrations::run_pending(&mut conn)? {
@@ -720,6 +886,28 @@ pub fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, ImportErro
         diesel::sql_query("SELECT 1 FROM accounts WHERE id = ANY($1) FOR KEY SHARE")
             .bind::<Array<Text>, _>(&accounts)
             .execute(&mut conn)?;
+        let series = match &options.invoice_number_format {
+            Some(format) => {
+                let resets = number_resets(&mut conn, &accounts)?;
+                let yearly: Vec<String> = resets
+                    .iter()
+                    .filter(|(_, reset)| format.check_reset(**reset).is_err())
+                    .map(|(account, _)| account.clone())
+                    .collect();
+                if !yearly.is_empty() {
+                    return Err(ImportError::FormatWithoutYear {
+                        format: format.to_string(),
+                        accounts: yearly,
+                    });
+                }
+                Some(SeriesContinuation {
+                    format: format.clone(),
+                    resets,
+                    highest: HashMap::new(),
+                })
+            }
+            None => None,
+        };
         let bulk = !options.row_triggers && enter_bulk_mode(&mut conn)?;
         if bulk {
             writeln!(
@@ -740,6 +928,9 @@ pub fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, ImportErro
             rejects,
             verification: Verification::default(),
             rejected_customers: HashSet::new(),
+            possible_duplicates,
+            number_holders: HashMap::new(),
+            series,
             batch: Batch::default(),
             loader: sender,
             rows_read: 0,
@@ -765,15 +956,19 @@ pub fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, ImportErro
         // The loader's error explains a reader that stopped for it.
         loading?;
         let mut reading = reading?;
+        advance_id_counters(&mut conn, &accounts, &legacy_max_ids)?;
         if bulk {
-            advance_id_counters(&mut conn, &reading.verification)?;
             claim_document_numbers(&mut conn, &accounts)?;
             check_foreign_keys(&mut conn, &accounts)?;
         }
+        if let Some(series) = &reading.series {
+            continue_number_series(&mut conn, &accounts, series)?;
+        }
+        analyze_loaded(&mut conn)?;
         count_loaded(&mut conn, &accounts, &mut reading.verification)?;
         Ok((reading, bulk))
     })();
-    let (outcome, rows_read, rejected) = match loaded {
+    let (outcome, verification, rows_read, rejected) = match loaded {
         Ok((reading, _)) => {
             let mut progress = reading.rejects.finish()?;
             progress.finish();
@@ -783,8 +978,6 @@ pub fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, ImportErro
                 .values()
                 .map(|c| c.rejected)
                 .sum::<u64>();
-            writeln!(out, "\nverification:")?;
-            reading.verification.print(out)?;
             let outcome = if !reading.verification.mismatches().is_empty() {
                 Err(ImportError::Mismatch)
             } else if rejected > 0 && !options.skip_invalid {
@@ -792,13 +985,27 @@ pub fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, ImportErro
             } else {
                 Ok(progress.rows_per_second())
             };
-            (outcome, reading.rows_read, rejected)
+            (
+                outcome,
+                Some(reading.verification),
+                reading.rows_read,
+                rejected,
+            )
         }
-        Err(error) => (Err(error), 0, 0),
+        Err(error) => (Err(error), None, 0, 0),
     };
     let commit = outcome.is_ok() && !options.dry_run;
     // A failed COPY leaves the transaction aborted: ROLLBACK is all it takes.
     conn.batch_execute(if commit { "COMMIT" } else { "ROLLBACK" })?;
+    if commit {
+        // Again, now that the rows are committed: the statistics taken in
+        // the transaction served its own checks, these count what stays.
+        analyze_loaded(&mut conn)?;
+    }
+    if let Some(verification) = &verification {
+        writeln!(out, "\nverification:")?;
+        verification.print(out, commit)?;
+    }
     let rate = outcome?;
 
     let seconds = started.elapsed().as_secs_f64();
@@ -816,6 +1023,18 @@ pub fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, ImportErro
                 options.rejects.display()
             )?;
         }
+        let keyless = accounts_without_keys(&mut conn, &accounts)?;
+        if !keyless.is_empty() {
+            writeln!(
+                out,
+                "\n{} account(s) have no API key yet, so no client can reach them: create one \
+                 for each with\n  invoiced api-keys create --account ACCOUNT --name NAME\n\
+                 (accounts created by the import are named by their id: rename one with \
+                 PATCH /admin/accounts/ACCOUNT). Without a key: {}",
+                keyless.len(),
+                abbreviated(&keyless, 10)
+            )?;
+        }
     } else {
         writeln!(
             out,
@@ -829,4 +1048,26 @@ pub fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, ImportErro
         accounts: accounts.len(),
         seconds,
     })
+}
+
+/// The accounts with no key that is not revoked.
+fn accounts_without_keys(conn: &mut PgConnection, accounts: &[String]) -> QueryResult<Vec<String>> {
+    let rows: Vec<AccountName> = diesel::sql_query(
+        "SELECT imported AS account_id FROM unnest($1::text[]) AS imported
+         WHERE NOT EXISTS (
+             SELECT 1 FROM api_keys k WHERE k.account_id = imported AND k.revoked_at IS NULL)
+         ORDER BY 1",
+    )
+    .bind::<Array<Text>, _>(accounts)
+    .load(conn)?;
+    Ok(rows.into_iter().map(|row| row.account_id).collect())
+}
+
+/// The first `n` names, and how many more there are.
+fn abbreviated(names: &[String], n: usize) -> String {
+    let shown = names[..names.len().min(n)].join(", ");
+    match names.len().saturating_sub(n) {
+        0 => shown,
+        more => format!("{shown} and {more} more"),
+    }
 }

@@ -181,15 +181,20 @@ pub const TABLES: [&str; 4] = ["customers", "invoices", "invoice_items", "paymen
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TableCount {
     pub read: u64,
+    /// Rows decided importable (written, once the import commits).
     pub written: u64,
     pub rejected: u64,
-    /// Money of the rows written, as computed from the legacy values: the
-    /// items' line totals (subtotal + tax), the payments' amounts.
+    /// Money of every source row, imported or rejected, as computed from
+    /// the legacy values: the items' line totals (subtotal + tax), the
+    /// payments' amounts.
     pub source_total: BigDecimal,
+    /// The part of `source_total` in rejected rows.
+    pub rejected_total: BigDecimal,
+    /// Rejected rows whose money cannot be read as a number (in neither
+    /// total).
+    pub rejected_unreadable: u64,
     pub target_rows: u64,
     pub target_total: BigDecimal,
-    /// The highest legacy id written (what the account's id counter must pass).
-    pub max_id: i64,
 }
 
 impl TableCount {
@@ -197,12 +202,26 @@ impl TableCount {
         matches!(table, "invoice_items" | "payments")
     }
 
+    /// A rejected row, with its money if it can be read.
+    pub fn reject(&mut self, money: Option<BigDecimal>) {
+        self.read += 1;
+        self.rejected += 1;
+        match money {
+            Some(money) => {
+                self.source_total += &money;
+                self.rejected_total += money;
+            }
+            None => self.rejected_unreadable += 1,
+        }
+    }
+
     /// Read = written + rejected, the database holds what was written, and
-    /// its money matches the source's.
+    /// its money is the source's less what was rejected.
     pub fn mismatch(&self, table: &str) -> bool {
         self.read != self.written + self.rejected
             || self.target_rows != self.written
-            || (Self::has_money(table) && self.source_total != self.target_total)
+            || (Self::has_money(table)
+                && &self.source_total - &self.rejected_total != self.target_total)
     }
 }
 
@@ -227,7 +246,10 @@ impl Verification {
             .collect()
     }
 
-    pub fn print(&self, out: &mut dyn Write) -> io::Result<()> {
+    /// Prints the table; `committed` false shows 0 written (nothing was),
+    /// while the target columns still show what the rolled-back
+    /// transaction held, which is what was checked.
+    pub fn print(&self, out: &mut dyn Write, committed: bool) -> io::Result<()> {
         let width = self
             .counts
             .keys()
@@ -237,18 +259,31 @@ impl Verification {
             .max(7);
         writeln!(
             out,
-            "{:<width$}  {:<13} {:>9} {:>9} {:>9}  {:>16} {:>16}",
-            "account", "table", "read", "written", "rejected", "source total", "target total"
+            "{:<width$}  {:<13} {:>9} {:>9} {:>9}  {:>16} {:>16} {:>16}",
+            "account",
+            "table",
+            "read",
+            "written",
+            "rejected",
+            "source total",
+            "rejected money",
+            "target total"
         )?;
         for ((account, table), count) in &self.counts {
-            let (source, target) = if TableCount::has_money(table) {
+            let (source, rejected, target) = if TableCount::has_money(table) {
+                let mut rejected = count.rejected_total.to_plain_string();
+                if count.rejected_unreadable > 0 {
+                    rejected = format!("{rejected} +{}?", count.rejected_unreadable);
+                }
                 (
                     count.source_total.to_plain_string(),
+                    rejected,
                     count.target_total.to_plain_string(),
                 )
             } else {
-                (String::new(), String::new())
+                (String::new(), String::new(), String::new())
             };
+            let written = if committed { count.written } else { 0 };
             let flag = if count.mismatch(table) {
                 "  MISMATCH"
             } else {
@@ -256,8 +291,14 @@ impl Verification {
             };
             writeln!(
                 out,
-                "{account:<width$}  {table:<13} {:>9} {:>9} {:>9}  {source:>16} {target:>16}{flag}",
-                count.read, count.written, count.rejected
+                "{account:<width$}  {table:<13} {:>9} {written:>9} {:>9}  {source:>16} {rejected:>16} {target:>16}{flag}",
+                count.read, count.rejected
+            )?;
+        }
+        if self.counts.values().any(|c| c.rejected_unreadable > 0) {
+            writeln!(
+                out,
+                "(+n? in rejected money: n rejected rows whose amounts are not numbers, in neither total)"
             )?;
         }
         Ok(())
@@ -282,10 +323,11 @@ mod tests {
             read: 3,
             written: 2,
             rejected: 1,
-            source_total: "5.00".parse().unwrap(),
+            source_total: "7.00".parse().unwrap(),
+            rejected_total: "2.00".parse().unwrap(),
+            rejected_unreadable: 0,
             target_rows: 2,
             target_total: "5.00".parse().unwrap(),
-            max_id: 7,
         };
         assert!(!ok.mismatch("payments"));
         assert!(

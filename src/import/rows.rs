@@ -58,6 +58,15 @@ impl Problems {
         });
     }
 
+    /// SQLite allows any integer key; the schema only ids above 0
+    /// (`*_id_positive`), which the service hands out.
+    fn positive_id(&mut self) {
+        if self.legacy_id <= 0 {
+            let id = self.legacy_id.to_string();
+            self.add("id", id, "is not above 0 (ids start at 1)");
+        }
+    }
+
     /// The parsed value, or `None` with the problem recorded.
     fn check<T>(
         &mut self,
@@ -115,6 +124,7 @@ fn created_and_updated(
 
 pub fn customer(legacy: &LegacyCustomer, now: DateTime<Utc>) -> Result<Customer, Vec<Reject>> {
     let mut p = Problems::new("customers", legacy.id, account_label(&legacy.account_id));
+    p.positive_id();
     let account_id = account(&mut p, &legacy.account_id);
     let name = p
         .check("name", &legacy.name, normalize::text(&legacy.name, 200))
@@ -254,6 +264,7 @@ fn item(
     now: DateTime<Utc>,
 ) -> Result<ItemRow, Vec<Reject>> {
     let mut p = Problems::new("invoice_items", legacy.id, account);
+    p.positive_id();
     // A NULL description is stored as empty text: the column cannot be NULL.
     let description = p
         .check(
@@ -287,6 +298,9 @@ fn item(
     else {
         return Err(p.found);
     };
+    if !p.found.is_empty() {
+        return Err(p.found);
+    }
     let (subtotal, tax) = line_amounts(&quantity, &unit_price, &tax_rate);
     if !Money::fits_column(&subtotal) {
         p.add(
@@ -314,6 +328,7 @@ fn payment(
     now: DateTime<Utc>,
 ) -> Result<PaymentRow, Vec<Reject>> {
     let mut p = Problems::new("payments", legacy.id, account);
+    p.positive_id();
     let amount = p.check(
         "amount",
         &legacy.amount,
@@ -347,7 +362,9 @@ fn payment(
         )
         .map(|at| at.unwrap_or(now));
     match (amount, paid_at, method, reference, created_at) {
-        (Some(amount), Some(paid_at), Some(method), Some(reference), Some(created_at)) => {
+        (Some(amount), Some(paid_at), Some(method), Some(reference), Some(created_at))
+            if p.found.is_empty() =>
+        {
             Ok(PaymentRow {
                 id: legacy.id,
                 amount,
@@ -363,6 +380,7 @@ fn payment(
 
 fn invoice_fields(legacy: &LegacyInvoice, context: &Context<'_>) -> Result<Invoice, Vec<Reject>> {
     let mut p = Problems::new("invoices", legacy.id, account_label(&legacy.account_id));
+    p.positive_id();
     let account_id = account(&mut p, &legacy.account_id);
     let customer_id = p.check(
         "customer_id",
@@ -396,15 +414,6 @@ fn invoice_fields(legacy: &LegacyInvoice, context: &Context<'_>) -> Result<Invoi
             normalize::text(&legacy.number, 100),
         )
         .flatten();
-    if let (Some(number), Some(first)) = (&number, legacy.number_first_id)
-        && first != legacy.id
-    {
-        p.add(
-            "number",
-            number.clone(),
-            format!("duplicates the number of invoices row {first}, which keeps it"),
-        );
-    }
     let status = p.check("status", &legacy.status, normalize::status(&legacy.status));
     let currency = p.check(
         "currency",
@@ -552,6 +561,53 @@ pub fn invoice_group(
         items,
         payments,
     })
+}
+
+/// What makes two invoice numbers the same for the schema's
+/// `UNIQUE (account_id, number)`: the account and the number as they are
+/// imported (normalised).
+pub type NumberKey = (String, String);
+
+/// The key of an accepted invoice's number, if it has one.
+pub fn number_key(accepted: &AcceptedInvoice) -> Option<NumberKey> {
+    let invoice = &accepted.invoice;
+    let number = invoice.number.clone()?;
+    Some((invoice.account_id.clone(), number))
+}
+
+/// Rejects an otherwise importable invoice (and its rows) whose number an
+/// invoice with a lower legacy id already holds.
+pub fn duplicate_number(group: &InvoiceGroup, number: &str, keeper: i64) -> Vec<Reject> {
+    let account = account_label(&group.invoice.account_id);
+    let mut p = Problems::new("invoices", group.invoice.id, account.clone());
+    p.add(
+        "number",
+        number.to_owned(),
+        format!("duplicates the number of invoices row {keeper}, which keeps it"),
+    );
+    with_dependents(group, p.found, account)
+}
+
+/// The money of a legacy item (subtotal + tax, as the database derives
+/// it), when its values can be read as numbers at all: what the
+/// verification counts as the source's, rejected or not.
+pub fn item_money(legacy: &LegacyItem) -> Option<BigDecimal> {
+    let quantity = normalize::amount(&legacy.quantity, 3).ok()??;
+    let unit_price = normalize::amount(&legacy.unit_price, 2).ok()??;
+    let rate = normalize::amount(&legacy.tax_rate, 2)
+        .ok()?
+        .unwrap_or_default();
+    let (subtotal, tax) = line_amounts(
+        &Quantity::from_db(quantity),
+        &Money::from_db(unit_price),
+        &TaxRate::from_db(rate),
+    );
+    Some(subtotal + tax)
+}
+
+/// The amount of a legacy payment, when it can be read as a number.
+pub fn payment_money(legacy: &LegacyPayment) -> Option<BigDecimal> {
+    normalize::amount(&legacy.amount, 2).ok()?
 }
 
 /// Adds a reject for every row of the group that has none yet: the

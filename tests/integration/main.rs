@@ -18,6 +18,7 @@ mod api_validation;
 mod database_outage;
 mod id_allocation;
 mod import;
+mod import_rules;
 mod isolation;
 mod legacy_file;
 mod migrations;

@@ -1,0 +1,346 @@
+//! The importer's rules, each on a small legacy file written by hand: every
+//! rule of the schema an error row before the database could refuse it,
+//! duplicates decided among importable rows, counters past every legacy
+//! id, an honest verification table, statistics, number series continued.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, SqliteConnection};
+
+use crate::harness::{TestDatabase, invoiced, json_rows, output_within, scalar};
+use crate::legacy_file::LEGACY_SCHEMA;
+
+/// A legacy file holding `rows` (SQL INSERTs into the legacy schema).
+fn legacy(name: &str, rows: &str) -> PathBuf {
+    let dir = crate::harness::server::server()
+        .run_dir()
+        .join("import-rules");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    let _ = std::fs::remove_file(&path);
+    let mut conn = SqliteConnection::establish(&path.display().to_string()).unwrap();
+    conn.batch_execute(LEGACY_SCHEMA).unwrap();
+    conn.batch_execute(rows).unwrap();
+    path
+}
+
+fn import(db: &TestDatabase, file: &Path, args: &[&str]) -> Output {
+    output_within(
+        invoiced()
+            .arg("import-sqlite")
+            .arg(file)
+            .args(args)
+            .env("DATABASE_URL", db.owner_url()),
+        Duration::from_secs(120),
+    )
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The rejects CSV's (table, legacy id, column, reason) lines.
+fn rejects(path: &Path) -> Vec<(String, i64, String, String)> {
+    let content = std::fs::read_to_string(path).unwrap();
+    content
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let fields: Vec<&str> = line.splitn(5, ',').collect();
+            (
+                fields[0].to_owned(),
+                fields[1].parse().unwrap(),
+                fields[2].to_owned(),
+                fields[4].trim_matches('"').to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Imports with --skip-invalid; the rejects and stdout.
+fn import_skipping(db: &TestDatabase, file: &Path) -> (Vec<(String, i64, String, String)>, String) {
+    let csv = file.with_extension("rejects.csv");
+    let output = import(
+        db,
+        file,
+        &["--skip-invalid", "--rejects", csv.to_str().unwrap()],
+    );
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    (rejects(&csv), stdout(&output))
+}
+
+const CUSTOMERS: &str = "INSERT INTO customers (id, account_id, name) VALUES
+    (1, 'acme', 'Alpha'), (2, 'acme ', 'Beta'), (3, 'globex', 'Gamma');";
+
+#[test]
+fn a_duplicate_number_stays_with_the_first_importable_invoice() {
+    let db = TestDatabase::new();
+    // 10 is rejected (a negative quantity), so 11 keeps INV-1; 12 differs
+    // from 11 only in a tab and 13 only in its account's trailing space:
+    // both are duplicates of 11. globex's INV-1 is another account's.
+    let file = legacy(
+        "duplicates.db",
+        &format!(
+            "{CUSTOMERS}
+             INSERT INTO invoices (id, account_id, customer_id, number, status, currency) VALUES
+                 (10, 'acme', 1, 'INV-1', 'draft', 'EUR'),
+                 (11, 'acme', 1, 'INV-1', 'draft', 'EUR'),
+                 (12, 'acme', 1, 'INV-1' || char(9), 'draft', 'EUR'),
+                 (13, 'acme ', 2, ' INV-1', 'draft', 'EUR'),
+                 (14, 'globex', 3, 'INV-1', 'draft', 'EUR');
+             INSERT INTO invoice_items (id, invoice_id, description, quantity, unit_price, tax_rate) VALUES
+                 (100, 10, 'x', -1, 5, 0), (101, 11, 'y', 1, 5, 0), (102, 13, 'z', 1, 7, 0);"
+        ),
+    );
+    let (rejected, _) = import_skipping(&db, &file);
+    let reasons = |id: i64| -> Vec<String> {
+        rejected
+            .iter()
+            .filter(|(table, legacy_id, _, _)| table == "invoices" && *legacy_id == id)
+            .map(|(_, _, column, reason)| format!("{column}: {reason}"))
+            .collect()
+    };
+    assert!(
+        reasons(10)
+            .iter()
+            .any(|r| r.contains("goes with rejected invoice_items row 100")),
+        "{rejected:?}"
+    );
+    assert!(reasons(11).is_empty(), "{rejected:?}");
+    for id in [12, 13] {
+        assert_eq!(
+            reasons(id),
+            ["number: duplicates the number of invoices row 11, which keeps it"],
+            "{rejected:?}"
+        );
+    }
+    assert!(
+        rejected.contains(&(
+            "invoice_items".into(),
+            102,
+            "invoice_id".into(),
+            "depends on rejected invoices row 13".into()
+        )),
+        "{rejected:?}"
+    );
+    let mut conn = db.owner_conn();
+    let held = json_rows(
+        &mut conn,
+        "SELECT account_id, id, number FROM invoices ORDER BY account_id, id",
+    );
+    assert_eq!(
+        held,
+        vec![
+            serde_json::json!({"account_id": "acme", "id": 11, "number": "INV-1"}),
+            serde_json::json!({"account_id": "globex", "id": 14, "number": "INV-1"}),
+        ]
+    );
+}
+
+#[test]
+fn ids_below_one_are_error_rows_not_a_refused_import() {
+    let db = TestDatabase::new();
+    let file = legacy(
+        "ids.db",
+        "INSERT INTO customers (id, account_id, name) VALUES (0, 'acme', 'Zero'), (1, 'acme', 'One');
+         INSERT INTO invoices (id, account_id, customer_id, status, currency) VALUES
+             (-5, 'acme', 1, 'draft', 'EUR'), (0, 'acme', 0, 'draft', 'EUR'), (7, 'acme', 1, 'issued', 'EUR');
+         INSERT INTO invoice_items (id, invoice_id, description, quantity, unit_price) VALUES
+             (0, 7, 'a', 1, 1), (5, 7, 'b', 1, 1);
+         INSERT INTO payments (id, invoice_id, amount, paid_at) VALUES (-1, 7, 1, '2025-01-01');",
+    );
+    // All or nothing: refused, every such row listed, nothing written.
+    let output = import(&db, &file, &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let errors = stderr(&output);
+    for row in [
+        "customers row 0: id",
+        "invoices row -5: id",
+        "invoices row 0: id",
+        "invoice_items row 0: id",
+        "payments row -1: id",
+    ] {
+        assert!(
+            errors.contains(&format!("error: {row} \"")),
+            "{row} not in:\n{errors}"
+        );
+    }
+    assert!(errors.contains("is not above 0"), "{errors}");
+    assert!(!errors.contains("PostgreSQL refused"), "{errors}");
+    // Skipping them imports the rest: invoice 7 went with its item 0.
+    let (rejected, _) = import_skipping(&db, &file);
+    assert!(
+        rejected.iter().any(|r| r.0 == "invoices" && r.1 == 7),
+        "{rejected:?}"
+    );
+    let mut conn = db.owner_conn();
+    assert_eq!(scalar(&mut conn, "SELECT count(*) FROM customers"), 1);
+    assert_eq!(scalar(&mut conn, "SELECT count(*) FROM invoices"), 0);
+}
+
+#[test]
+fn counters_pass_every_legacy_id_also_rejected_ones() {
+    let db = TestDatabase::new();
+    // The highest id of each table is on a rejected row.
+    let file = legacy(
+        "counters.db",
+        "INSERT INTO customers (id, account_id, name) VALUES (1, 'acme', 'One'), (90, 'acme', '');
+         INSERT INTO invoices (id, account_id, customer_id, status, currency) VALUES
+             (2, 'acme', 1, 'issued', 'EUR'), (80, 'acme', 1, 'paid', 'EUR');
+         INSERT INTO invoice_items (id, invoice_id, description, quantity, unit_price) VALUES
+             (3, 2, 'a', 1, 10), (70, 80, 'b', 1, 10);
+         INSERT INTO payments (id, invoice_id, amount, paid_at) VALUES
+             (4, 2, 1, '2025-01-01'), (60, 999, 1, '2025-01-01');",
+    );
+    let (rejected, _) = import_skipping(&db, &file);
+    assert_eq!(rejected.len(), 4, "{rejected:?}");
+    let mut conn = db.owner_conn();
+    let counters = json_rows(
+        &mut conn,
+        "SELECT table_name, last_id FROM id_counters WHERE account_id = 'acme' ORDER BY 1",
+    );
+    assert_eq!(
+        counters,
+        vec![
+            serde_json::json!({"table_name": "customers", "last_id": 90}),
+            serde_json::json!({"table_name": "invoice_items", "last_id": 70}),
+            serde_json::json!({"table_name": "invoices", "last_id": 80}),
+            serde_json::json!({"table_name": "payments", "last_id": 60}),
+        ]
+    );
+    // And a new row gets the next id (the insert trigger allocates from
+    // those counters, as for the service's rows).
+    conn.batch_execute("INSERT INTO customers (account_id, name) VALUES ('acme', 'New')")
+        .unwrap();
+    assert_eq!(
+        scalar(&mut conn, "SELECT id FROM customers WHERE name = 'New'"),
+        91
+    );
+}
+
+#[test]
+fn the_verification_table_counts_every_source_row_and_the_money_rejected() {
+    let db = TestDatabase::new();
+    // Payments of 93.63 imported and 70.00 rejected (an invoice that does
+    // not exist): the source held 163.63.
+    let file = legacy(
+        "money.db",
+        "INSERT INTO customers (id, account_id, name) VALUES (1, 'acme', 'One');
+         INSERT INTO invoices (id, account_id, customer_id, status, currency) VALUES (1, 'acme', 1, 'issued', 'EUR');
+         INSERT INTO invoice_items (id, invoice_id, description, quantity, unit_price) VALUES (1, 1, 'a', 1, 200);
+         INSERT INTO payments (id, invoice_id, amount, paid_at) VALUES
+             (1, 1, 93.63, '2025-01-01'), (2, 1, 'lots', '2025-01-01');
+         INSERT INTO invoices (id, account_id, customer_id, status, currency) VALUES (2, 'acme', 1, 'issued', NULL);
+         INSERT INTO payments (id, invoice_id, amount, paid_at) VALUES (3, 2, 70, '2025-01-01');",
+    );
+    // Refused (rejected rows, no --skip-invalid): 0 written anywhere.
+    let output = import(&db, &file, &[]);
+    assert_eq!(output.status.code(), Some(1));
+    let table = stdout(&output);
+    let line = |table: &str, prefix: &str| -> Vec<String> {
+        table
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in:\n{table}"))
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect()
+    };
+    assert!(table.contains("rejected money"), "{table}");
+    // account table read written rejected source rejected target
+    let payments = line(&table, "acme     payments");
+    assert_eq!(payments[2..5], ["3", "0", "3"], "{table}");
+    assert_eq!(payments[5], "163.63", "{table}");
+    assert_eq!(payments[6], "163.63", "{table}");
+    assert_eq!(
+        payments[7], "+1?",
+        "the unreadable amount is counted: {table}"
+    );
+    let customers = line(&table, "acme     customers");
+    assert_eq!(customers[2..5], ["1", "0", "0"], "{table}");
+
+    // With --skip-invalid: written, and the target holds source less rejected.
+    let (_, table) = import_skipping(&db, &file);
+    let payments = line(&table, "acme     payments");
+    assert_eq!(
+        payments[2..],
+        ["3", "0", "3", "163.63", "163.63", "+1?", "0"],
+        "{table}"
+    );
+    let customers = line(&table, "acme     customers");
+    assert_eq!(customers[2..5], ["1", "1", "0"], "{table}");
+    assert!(!table.contains("MISMATCH"), "{table}");
+}
+
+#[test]
+fn an_import_analyzes_what_it_loaded_and_says_how_to_reach_the_accounts() {
+    let db = TestDatabase::new();
+    let file = legacy(
+        "analyze.db",
+        "INSERT INTO customers (id, account_id, name) VALUES (1, 'acme', 'One');
+         INSERT INTO invoices (id, account_id, customer_id, status, currency) VALUES (1, 'acme', 1, 'draft', 'EUR');",
+    );
+    let output = import(&db, &file, &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = stdout(&output);
+    assert!(
+        out.contains("1 account(s) have no API key yet")
+            && out.contains("invoiced api-keys create --account ACCOUNT --name NAME")
+            && out.contains("Without a key: acme"),
+        "{out}"
+    );
+    let mut conn = db.owner_conn();
+    // Statistics are in place for every loaded table: analyzed, and the
+    // planner's row estimate is what was loaded (not an empty table's).
+    let unanalyzed = json_rows(
+        &mut conn,
+        "SELECT s.relname FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+         WHERE s.relname IN ('customers', 'invoices', 'invoice_items', 'payments')
+           AND (s.last_analyze IS NULL OR c.reltuples < 0
+                OR (s.relname IN ('customers', 'invoices') AND c.reltuples <> 1))",
+    );
+    assert_eq!(unanalyzed, Vec::<serde_json::Value>::new());
+}
+
+#[test]
+fn a_number_format_continues_each_accounts_series() {
+    let db = TestDatabase::new();
+    let file = legacy(
+        "series.db",
+        "INSERT INTO customers (id, account_id, name) VALUES (1, 'acme', 'One'), (2, 'globex', 'Two');
+         INSERT INTO invoices (id, account_id, customer_id, number, status, currency, issue_date) VALUES
+             (1, 'acme', 1, 'INV-00041', 'issued', 'EUR', '2025-03-01'),
+             (2, 'acme', 1, 'INV-00007', 'issued', 'EUR', '2025-04-01'),
+             (3, 'acme', 1, 'OLD-99999', 'issued', 'EUR', '2025-04-01'),
+             (4, 'globex', 2, 'INV-00003', 'issued', 'EUR', '2025-04-01');",
+    );
+    let bad = import(&db, &file, &["--invoice-number-format", "INV-{SEQ:5"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    let output = import(&db, &file, &["--invoice-number-format", "INV-{SEQ:5}"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let mut conn = db.owner_conn();
+    let series = json_rows(
+        &mut conn,
+        "SELECT a.id, a.invoice_number_format, s.next_value FROM accounts a
+         JOIN number_sequences s ON s.account_id = a.id AND s.series = 'invoice' ORDER BY 1",
+    );
+    assert_eq!(
+        series,
+        vec![
+            serde_json::json!({"id": "acme", "invoice_number_format": "INV-{SEQ:5}", "next_value": 42}),
+            serde_json::json!({"id": "globex", "invoice_number_format": "INV-{SEQ:5}", "next_value": 4}),
+        ]
+    );
+}
