@@ -759,6 +759,105 @@ struct Loaded {
     total: BigDecimal,
 }
 
+/// The tables the import loads.
+const LOADED_TABLES: [&str; 4] = ["customers", "invoices", "invoice_items", "payments"];
+
+#[derive(QueryableByName)]
+struct Definition {
+    #[diesel(sql_type = Text)]
+    drop: String,
+    #[diesel(sql_type = Text)]
+    create: String,
+}
+
+/// The keys and indexes set aside for a load into empty tables, and how to
+/// put them back.
+struct DeferredIndexes {
+    /// In the order they are put back: keys and unique constraints, other
+    /// indexes, then foreign keys (which need the keys).
+    recreate: Vec<String>,
+}
+
+/// Whether no tenant has any row in the loaded tables (anywhere: the
+/// indexes set aside are the whole table's).
+fn target_is_empty(conn: &mut PgConnection) -> QueryResult<bool> {
+    let rows: Vec<AccountName> = diesel::sql_query(
+        "SELECT account_id FROM (
+             (SELECT account_id FROM customers LIMIT 1) UNION ALL
+             (SELECT account_id FROM invoices LIMIT 1) UNION ALL
+             (SELECT account_id FROM invoice_items LIMIT 1) UNION ALL
+             (SELECT account_id FROM payments LIMIT 1)) AS any_row",
+    )
+    .load(conn)?;
+    Ok(rows.is_empty())
+}
+
+/// The fast path into an empty target: drops the loaded tables' keys,
+/// unique constraints, indexes and every foreign key on or into them, so
+/// that COPY only appends; `restore_indexes` builds them back afterwards
+/// in the same transaction, each in one sort instead of row by row, and
+/// re-adding a foreign key checks every row against it. Taken from the
+/// catalog (`pg_get_constraintdef`, `pg_get_indexdef`), so whatever a later
+/// migration adds comes back as it was. The tables stay locked (ACCESS
+/// EXCLUSIVE) until commit; into an empty target nothing waits on them.
+fn defer_indexes(conn: &mut PgConnection) -> QueryResult<DeferredIndexes> {
+    let tables: Vec<String> = LOADED_TABLES.iter().map(|t| (*t).to_owned()).collect();
+    let query = |kind: &str| -> String {
+        match kind {
+            // Foreign keys on the loaded tables or pointing into them.
+            "f" => "SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', con.conrelid::regclass, con.conname) AS drop,
+                           format('ALTER TABLE %s ADD CONSTRAINT %I %s', con.conrelid::regclass, con.conname,
+                                  pg_get_constraintdef(con.oid)) AS create
+                    FROM pg_constraint con
+                    WHERE con.contype = 'f'
+                      AND (con.conrelid::regclass::text = ANY($1) OR con.confrelid::regclass::text = ANY($1))
+                    ORDER BY con.conrelid::regclass::text, con.conname".into(),
+            // Primary keys and unique constraints.
+            "pu" => "SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', con.conrelid::regclass, con.conname) AS drop,
+                            format('ALTER TABLE %s ADD CONSTRAINT %I %s', con.conrelid::regclass, con.conname,
+                                   pg_get_constraintdef(con.oid)) AS create
+                     FROM pg_constraint con
+                     WHERE con.contype IN ('p', 'u') AND con.conrelid::regclass::text = ANY($1)
+                     ORDER BY con.conrelid::regclass::text, con.conname".into(),
+            // Indexes that back no constraint.
+            _ => "SELECT format('DROP INDEX %s', i.indexrelid::regclass) AS drop,
+                         pg_get_indexdef(i.indexrelid) AS create
+                  FROM pg_index i
+                  WHERE i.indrelid::regclass::text = ANY($1)
+                    AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid)
+                  ORDER BY i.indexrelid::regclass::text".into(),
+        }
+    };
+    let mut load = |kind: &str| -> QueryResult<Vec<Definition>> {
+        diesel::sql_query(query(kind))
+            .bind::<Array<Text>, _>(&tables)
+            .load(conn)
+    };
+    let foreign = load("f")?;
+    let keys = load("pu")?;
+    let indexes = load("i")?;
+    for definition in foreign.iter().chain(&keys).chain(&indexes) {
+        conn.batch_execute(&definition.drop)?;
+    }
+    let recreate = keys
+        .into_iter()
+        .chain(indexes)
+        .chain(foreign)
+        .map(|definition| definition.create)
+        .collect();
+    Ok(DeferredIndexes { recreate })
+}
+
+/// Builds back what `defer_indexes` set aside.
+fn restore_indexes(conn: &mut PgConnection, deferred: &DeferredIndexes) -> QueryResult<()> {
+    // Index builds sort in memory up to this, per index.
+    conn.batch_execute("SET LOCAL maintenance_work_mem = '256MB'")?;
+    for statement in &deferred.recreate {
+        conn.batch_execute(statement)?;
+    }
+    Ok(())
+}
+
 /// Accounts of the file that already hold data in the target.
 fn accounts_with_data(conn: &mut PgConnection, accounts: &[String]) -> QueryResult<Vec<String>> {
     let rows: Vec<AccountName> = diesel::sql_query(
@@ -909,6 +1008,15 @@ pub fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, ImportErro
             None => None,
         };
         let bulk = !options.row_triggers && enter_bulk_mode(&mut conn)?;
+        let deferred = if bulk && target_is_empty(&mut conn)? {
+            writeln!(
+                out,
+                "the target is empty: keys and indexes are built after the load"
+            )?;
+            Some(defer_indexes(&mut conn)?)
+        } else {
+            None
+        };
         if bulk {
             writeln!(
                 out,
@@ -956,11 +1064,16 @@ pub fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, ImportErro
         // The loader's error explains a reader that stopped for it.
         loading?;
         let mut reading = reading?;
-        advance_id_counters(&mut conn, &accounts, &legacy_max_ids)?;
         if bulk {
             claim_document_numbers(&mut conn, &accounts)?;
-            check_foreign_keys(&mut conn, &accounts)?;
         }
+        match &deferred {
+            // Adding the foreign keys back checked every row.
+            Some(deferred) => restore_indexes(&mut conn, deferred)?,
+            None if bulk => check_foreign_keys(&mut conn, &accounts)?,
+            None => {}
+        }
+        advance_id_counters(&mut conn, &accounts, &legacy_max_ids)?;
         if let Some(series) = &reading.series {
             continue_number_series(&mut conn, &accounts, series)?;
         }

@@ -13,7 +13,7 @@ use crate::legacy_file::{Expected, Plan, generate};
 
 const TIMEOUT: Duration = Duration::from_secs(300);
 
-fn scratch(name: &str) -> PathBuf {
+pub fn scratch(name: &str) -> PathBuf {
     let dir = crate::harness::server::server().run_dir().join("import");
     std::fs::create_dir_all(&dir).unwrap();
     dir.join(name)

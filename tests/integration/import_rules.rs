@@ -344,3 +344,91 @@ fn a_number_format_continues_each_accounts_series() {
         ]
     );
 }
+
+/// The loaded tables' data as `pg_dump --data-only` prints it, sorted,
+/// without the lines of `skip_account` (the accounts table is left out:
+/// its rows carry the time of the import).
+fn data_dump(db: &TestDatabase, skip_account: &str) -> Vec<String> {
+    let pg_dump = invoiced::local_postgres::Binaries::locate()
+        .unwrap()
+        .tool("pg_dump");
+    let output = std::process::Command::new(pg_dump)
+        .args(["--data-only", "--no-owner"])
+        .args(
+            [
+                "customers",
+                "invoices",
+                "invoice_items",
+                "payments",
+                "id_counters",
+                "document_numbers",
+                "number_sequences",
+            ]
+            .iter()
+            .flat_map(|table| ["--table", table]),
+        )
+        .arg("--dbname")
+        .arg(db.owner_url())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let mut lines: Vec<String> = stdout(&output)
+        .lines()
+        .filter(|line| {
+            !line.contains(skip_account)
+                && !line.starts_with("--")
+                && !line.starts_with("\\restrict")
+                && !line.starts_with("\\unrestrict")
+        })
+        .map(str::to_owned)
+        .collect();
+    lines.sort();
+    lines
+}
+
+#[test]
+fn the_empty_target_fast_path_loads_what_the_populated_path_loads() {
+    let file = crate::import::scratch("fast-path.db");
+    crate::legacy_file::generate(&file, &crate::legacy_file::Plan::small(false));
+
+    let empty = TestDatabase::new();
+    let output = import(&empty, &file, &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("keys and indexes are built after the load"),
+        "{}",
+        stdout(&output)
+    );
+
+    let populated = TestDatabase::new();
+    populated
+        .owner_conn()
+        .batch_execute(
+            "INSERT INTO accounts (id, name) VALUES ('zz-other', 'Other');
+             INSERT INTO customers (account_id, name) VALUES ('zz-other', 'Someone');",
+        )
+        .unwrap();
+    let output = import(&populated, &file, &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!stdout(&output).contains("built after the load"));
+
+    let (fast, slow) = (
+        data_dump(&empty, "zz-other"),
+        data_dump(&populated, "zz-other"),
+    );
+    assert!(fast.len() > 100, "{fast:?}");
+    let only_fast: Vec<&String> = fast.iter().filter(|l| !slow.contains(l)).collect();
+    let only_slow: Vec<&String> = slow.iter().filter(|l| !fast.contains(l)).collect();
+    assert!(
+        fast == slow,
+        "only after the fast path: {only_fast:#?}\nonly after the other: {only_slow:#?}"
+    );
+    // And the schema came back whole: the catalog checks pass.
+    let verified = output_within(
+        invoiced()
+            .arg("verify")
+            .env("DATABASE_URL", empty.owner_url()),
+        Duration::from_secs(120),
+    );
+    assert!(verified.status.success(), "{}", stdout(&verified));
+}
