@@ -19,13 +19,13 @@
 //! 3. in bulk mode (the owner may set session_replication_role), per-row
 //!    triggers are off during the load, and every foreign key is checked
 //!    set-based before commit; in every mode the id counters move past the
-//!    file's highest ids (rejected rows included), and `ANALYZE` gives the
-//!    planner the loaded tables' real size;
+//!    file's highest ids (rejected rows included);
 //! 4. the verification table: rows read, written and rejected, and money in
 //!    the source (every row), in the rejected rows and in the database, per
 //!    account and table.
 //!
-//! Then COMMIT, unless rows were rejected without --skip-invalid, the
+//! Then COMMIT and `ANALYZE` (the planner learns the loaded tables' real
+//! size), unless rows were rejected without --skip-invalid, the
 //! verification found a mismatch, or it is a dry run: then ROLLBACK. Killed
 //! at any point, the transaction dies with the connection and the target is
 //! unchanged. Legacy ids become the per-account ids, and each account's id
@@ -647,8 +647,7 @@ fn number_resets(
 
 /// Fresh statistics for what was loaded: without them the planner guesses
 /// from empty tables, and `verify`'s joins over a freshly imported
-/// database ran for minutes instead of seconds. Part of the transaction,
-/// so a rolled-back import leaves the old statistics.
+/// database ran for minutes instead of seconds.
 fn analyze_loaded(conn: &mut PgConnection) -> QueryResult<()> {
     conn.batch_execute(
         "ANALYZE customers, invoices, invoice_items, payments, id_counters, document_numbers, \
@@ -1077,7 +1076,6 @@ pub fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, ImportErro
         if let Some(series) = &reading.series {
             continue_number_series(&mut conn, &accounts, series)?;
         }
-        analyze_loaded(&mut conn)?;
         count_loaded(&mut conn, &accounts, &mut reading.verification)?;
         Ok((reading, bulk))
     })();
@@ -1111,8 +1109,9 @@ pub fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, ImportErro
     // A failed COPY leaves the transaction aborted: ROLLBACK is all it takes.
     conn.batch_execute(if commit { "COMMIT" } else { "ROLLBACK" })?;
     if commit {
-        // Again, now that the rows are committed: the statistics taken in
-        // the transaction served its own checks, these count what stays.
+        // After the commit, not inside the transaction: statistics taken in
+        // it would be counted against the rows it then commits
+        // (n_mod_since_analyze), so autovacuum would analyze all again.
         analyze_loaded(&mut conn)?;
     }
     if let Some(verification) = &verification {
