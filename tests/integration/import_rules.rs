@@ -432,3 +432,74 @@ fn the_empty_target_fast_path_loads_what_the_populated_path_loads() {
     );
     assert!(verified.status.success(), "{}", stdout(&verified));
 }
+
+/// Each CHECK of the schema, broken by one legacy row: an error row that
+/// names it, never a refusal by PostgreSQL. (Ids below 1 and duplicate
+/// numbers have their own tests above.)
+#[test]
+fn every_check_of_the_schema_is_an_error_row_first() {
+    let long = |n: usize| format!("'{}'", "x".repeat(n));
+    // (legacy rows, table, legacy id, column) — customer 1 and invoice 1
+    // are sound and shared; each case adds the row that breaks one rule.
+    let base = "INSERT INTO customers (id, account_id, name) VALUES (1, 'acme', 'Sound');
+                INSERT INTO invoices (id, account_id, customer_id, status, currency) VALUES (1, 'acme', 1, 'issued', 'EUR');
+                INSERT INTO invoice_items (id, invoice_id, description, quantity, unit_price) VALUES (1, 1, 'ok', 1, 10);";
+    let customer = |column: &str, value: &str| {
+        format!(
+            "INSERT INTO customers (id, account_id, name, {column}) VALUES (9, 'acme', 'C', {value});"
+        )
+    };
+    let invoice = |columns: &str, values: &str| {
+        format!(
+            "INSERT INTO invoices (id, account_id, customer_id, status, currency, {columns}) VALUES (9, 'acme', 1, 'draft', 'EUR', {values});"
+        )
+    };
+    let item = |column: &str, value: &str| {
+        format!(
+            "INSERT INTO invoice_items (id, invoice_id, description, quantity, unit_price, tax_rate) VALUES (9, 1, 'd', 1, 1, 0);
+             UPDATE invoice_items SET {column} = {value} WHERE id = 9;"
+        )
+    };
+    let payment = |column: &str, value: &str| {
+        format!(
+            "INSERT INTO payments (id, invoice_id, amount, paid_at) VALUES (9, 1, 1, '2025-01-01');
+             UPDATE payments SET {column} = {value} WHERE id = 9;"
+        )
+    };
+    let cases: Vec<(String, &str, &str)> = vec![
+        // customers_name_length
+        ("INSERT INTO customers (id, account_id, name) VALUES (9, 'acme', '   ');".into(), "customers", "name"),
+        (customer("email", &long(255)), "customers", "email"),
+        (customer("phone", &long(101)), "customers", "phone"),
+        (customer("address", &long(1001)), "customers", "address"),
+        (customer("tax_id", &long(101)), "customers", "tax_id"),
+        (customer("email", "'a' || char(0) || 'b'"), "customers", "email"),
+        // accounts_id_format
+        ("INSERT INTO customers (id, account_id, name) VALUES (9, 'no spaces please', 'C');".into(), "customers", "account_id"),
+        (invoice("number", &long(101)), "invoices", "number"),
+        (invoice("notes", &long(5001)), "invoices", "notes"),
+        ("INSERT INTO invoices (id, account_id, customer_id, status, currency) VALUES (9, 'acme', 1, 'lost', 'EUR');".into(), "invoices", "status"),
+        ("INSERT INTO invoices (id, account_id, customer_id, status, currency) VALUES (9, 'acme', 1, 'draft', 'EURO');".into(), "invoices", "currency"),
+        (invoice("issue_date, due_date", "'2025-02-01', '2025-01-01'"), "invoices", "due_date"),
+        (item("description", &long(1001)), "invoice_items", "description"),
+        (item("quantity", "0"), "invoice_items", "quantity"),
+        (item("unit_price", "-1"), "invoice_items", "unit_price"),
+        (item("tax_rate", "101"), "invoice_items", "tax_rate"),
+        (item("quantity", "1e12"), "invoice_items", "quantity"),
+        (payment("amount", "0"), "payments", "amount"),
+        (payment("method", "'barter'"), "payments", "method"),
+        (payment("reference", &long(201)), "payments", "reference"),
+    ];
+    for (n, (rows, table, column)) in cases.iter().enumerate() {
+        let db = TestDatabase::new();
+        let file = legacy(&format!("check-{n}.db"), &format!("{base}\n{rows}"));
+        let output = import(&db, &file, &[]);
+        let errors = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "{table}.{column}: {errors}");
+        assert!(
+            errors.contains(&format!("error: {table} row 9: {column} ")),
+            "{table}.{column} not named:\n{errors}"
+        );
+        assert!(!errors.contains("PostgreSQL refused"), "{errors}");
+    }
+}
