@@ -90,6 +90,13 @@ impl FromSql<Text, Sqlite> for Stored {
             Some(SqliteType::Binary) => Kind::Blob,
             None => Kind::Null,
         };
+        // Diesel reads invalid UTF-8 lossily; tell it apart first, from
+        // the bytes as stored (a TEXT value's blob form is its bytes).
+        let kind = if kind == Kind::Text && std::str::from_utf8(value.read_blob()).is_err() {
+            Kind::InvalidText
+        } else {
+            kind
+        };
         Ok(Self(LegacyValue {
             kind,
             text: Some(value.read_text().to_owned()),

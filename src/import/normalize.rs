@@ -28,6 +28,9 @@ pub enum Kind {
     Integer,
     Real,
     Text,
+    /// TEXT whose bytes are not UTF-8 (SQLite does not check): read with
+    /// replacement characters, so never imported as text.
+    InvalidText,
     Blob,
 }
 
@@ -80,8 +83,10 @@ impl LegacyValue {
 
 /// Optional text: trimmed, empty → NULL; at most `max` characters.
 pub fn text(value: &LegacyValue, max: usize) -> Result<Option<String>, String> {
-    if value.kind == Kind::Blob {
-        return Err("is binary data, not text".into());
+    match value.kind {
+        Kind::Blob => return Err("is binary data, not text".into()),
+        Kind::InvalidText => return Err("is not valid UTF-8 text".into()),
+        _ => {}
     }
     match value.trimmed() {
         None => Ok(None),
@@ -116,7 +121,7 @@ pub fn amount(value: &LegacyValue, scale: i64) -> Result<Option<BigDecimal>, Str
                 None
             }
         }
-        Kind::Null | Kind::Blob => None,
+        Kind::Null | Kind::InvalidText | Kind::Blob => None,
     };
     let parsed = parsed.ok_or_else(|| "is not a number".to_owned())?;
     if parsed.abs() >= 10u64.pow(15) {
@@ -207,7 +212,7 @@ pub fn timestamp(value: &LegacyValue) -> Result<Option<DateTime<Utc>>, String> {
         Kind::Integer | Kind::Real => from_epoch(text),
         Kind::Text if looks_like_epoch(text) => from_epoch(text),
         Kind::Text => parse_text_timestamp(text),
-        Kind::Null | Kind::Blob => None,
+        Kind::Null | Kind::InvalidText | Kind::Blob => None,
     };
     parsed
         .map(Some)
@@ -227,7 +232,7 @@ pub fn date(value: &LegacyValue) -> Result<Option<NaiveDate>, String> {
         Kind::Text => parse_text_timestamp(text)
             .and(text.get(..10))
             .and_then(|day| NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()),
-        Kind::Null | Kind::Blob => None,
+        Kind::Null | Kind::InvalidText | Kind::Blob => None,
     };
     parsed.map(Some).ok_or_else(|| "is not a date".to_owned())
 }
