@@ -113,7 +113,7 @@ pub fn config_for(app_url: String, owner_url: String, admin: bool) -> Config {
             idle_timeout: std::time::Duration::from_secs(600),
             test_on_checkout: true,
             statement_timeout: std::time::Duration::from_secs(10),
-            prepared_statements: true,
+            prepared_statements: !crate::harness::server::through_pgbouncer(),
         },
         auto_migrate: false,
         admin_token: admin.then(|| ADMIN_TOKEN.to_owned()),

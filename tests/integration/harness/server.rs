@@ -6,6 +6,13 @@
 //! test binary exits (an `atexit` hook: statics are never dropped), and is
 //! stopped by the kernel if the binary is killed (see `local_postgres`).
 //! Directories left by killed runs are deleted by the next run.
+//!
+//! With `TEST_THROUGH_PGBOUNCER=1` (and the private cluster), the service's
+//! role connects through a PgBouncer in transaction pooling in front of it,
+//! as a deployment at scale does, and the service runs with its statement
+//! cache off (`DB_PREPARED_STATEMENTS=false`); the owner and the superuser
+//! still connect directly, as migrations and imports do. `.ci/run` runs the
+//! isolation and concurrency suites this way.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -24,6 +31,8 @@ const RUN_DIR_PREFIX: &str = "invoiced-test-";
 
 pub struct TestServer {
     endpoint: Endpoint,
+    /// The PgBouncer the service's role goes through, when asked for.
+    bouncer: Option<Bouncer>,
     binaries: Binaries,
     /// This run's scratch directory (the private cluster lives here too);
     /// deleted at exit.
@@ -36,6 +45,88 @@ enum Endpoint {
 }
 
 static SERVER: OnceLock<TestServer> = OnceLock::new();
+
+/// Whether this run puts PgBouncer between the service and PostgreSQL.
+pub fn through_pgbouncer() -> bool {
+    std::env::var("TEST_THROUGH_PGBOUNCER").is_ok_and(|value| value == "1")
+}
+
+struct Bouncer {
+    port: u16,
+    process: std::sync::Mutex<std::process::Child>,
+}
+
+impl Bouncer {
+    /// Starts Debian's pgbouncer in transaction pooling in front of the
+    /// cluster listening in `socket_dir`, as the postgres user when root
+    /// (it refuses to run as root).
+    fn start(run_dir: &Path, socket_dir: &Path) -> Self {
+        use std::os::unix::process::CommandExt;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let dir = run_dir.join("pgbouncer");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("userlist.txt"),
+            format!("\"invoiced_app\" \"{APP_PASSWORD}\"\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("pgbouncer.ini"),
+            format!(
+                "[databases]\n* = host={socket} port=5432\n\n[pgbouncer]\n\
+                 listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n\
+                 auth_type = plain\nauth_file = {dir}/userlist.txt\npool_mode = transaction\n\
+                 max_client_conn = 2000\ndefault_pool_size = 10\nlogfile = {dir}/pgbouncer.log\n",
+                socket = socket_dir.display(),
+                dir = dir.display(),
+            ),
+        )
+        .unwrap();
+        let mut command = Command::new("pgbouncer");
+        command.arg(dir.join("pgbouncer.ini"));
+        // SAFETY: geteuid has no preconditions; getpwnam's record is read at once.
+        if unsafe { libc::geteuid() } == 0 {
+            let name = std::ffi::CString::new(SUPERUSER).unwrap();
+            let record = unsafe { libc::getpwnam(name.as_ptr()) };
+            assert!(!record.is_null(), "no postgres user to run pgbouncer as");
+            let (uid, gid) = unsafe { ((*record).pw_uid, (*record).pw_gid) };
+            for path in [
+                dir.clone(),
+                dir.join("userlist.txt"),
+                dir.join("pgbouncer.ini"),
+            ] {
+                std::os::unix::fs::chown(&path, Some(uid), Some(gid)).unwrap();
+            }
+            command.uid(uid).gid(gid);
+        }
+        let child = command
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start pgbouncer (Debian's package pgbouncer)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "pgbouncer did not start listening"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self {
+            port,
+            process: std::sync::Mutex::new(child),
+        }
+    }
+
+    fn stop(&self) {
+        let mut process = self.process.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = process.kill();
+        let _ = process.wait();
+    }
+}
 
 /// The shared server, started on first use.
 pub fn server() -> &'static TestServer {
@@ -61,8 +152,13 @@ impl TestServer {
         let _ = std::fs::remove_dir_all(&run_dir);
         std::fs::create_dir_all(&run_dir).expect("create the test run's directory");
         if let Ok(url) = std::env::var("TEST_DATABASE_URL") {
+            assert!(
+                !through_pgbouncer(),
+                "TEST_THROUGH_PGBOUNCER needs the private cluster (unset TEST_DATABASE_URL)"
+            );
             return Self {
                 endpoint: Endpoint::External { superuser_url: url },
+                bouncer: None,
                 binaries,
                 run_dir,
             };
@@ -78,8 +174,10 @@ impl TestServer {
             },
         )
         .unwrap_or_else(|error| panic!("could not start the test PostgreSQL: {error}"));
+        let bouncer = through_pgbouncer().then(|| Bouncer::start(&run_dir, &run_dir));
         Self {
             endpoint: Endpoint::Private(server),
+            bouncer,
             binaries,
             run_dir,
         }
@@ -103,6 +201,12 @@ impl TestServer {
             Some(other) => panic!("the harness does not know role {other}"),
             None => None,
         };
+        if let (Some(bouncer), Some("invoiced_app")) = (&self.bouncer, role) {
+            return format!(
+                "postgresql://invoiced_app:{APP_PASSWORD}@127.0.0.1:{}/{database}",
+                bouncer.port
+            );
+        }
         match &self.endpoint {
             Endpoint::Private(server) => server.url(role.unwrap_or(SUPERUSER), password, database),
             Endpoint::External { superuser_url } => {
@@ -132,6 +236,9 @@ impl TestServer {
     }
 
     fn shut_down(&self) {
+        if let Some(bouncer) = &self.bouncer {
+            bouncer.stop();
+        }
         match &self.endpoint {
             Endpoint::Private(server) => {
                 if let Some(pid) = server.pid() {
