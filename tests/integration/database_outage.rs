@@ -237,7 +237,11 @@ fn private_cluster(name: &str) -> (LocalPostgres, String, String, String) {
 /// group is not enough).
 fn freeze(postgres: &LocalPostgres, signal: libc::c_int) {
     let postmaster = postgres.pid().unwrap() as libc::pid_t;
-    let mut pids = vec![postmaster];
+    // The postmaster first: stopped, it forks no backend that the scan
+    // below would miss (the pool may be opening connections right now).
+    // SAFETY: signalling a server we started.
+    unsafe { libc::kill(postmaster, signal) };
+    let mut pids = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().filter_map(Result::ok) {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<libc::pid_t>() else {
             continue;
