@@ -148,6 +148,22 @@ struct ServerUser {
     gid: u32,
 }
 
+/// Makes `command` run as the postgres OS user when this process is root
+/// (PostgreSQL and PgBouncer refuse to run as root), handing it `paths`
+/// first; as anyone else, leaves both alone.
+pub fn run_as_server_user(
+    command: &mut Command,
+    paths: &[&Path],
+) -> Result<(), LocalPostgresError> {
+    if let Some(user) = server_user()? {
+        for path in paths {
+            user.take_ownership(path)?;
+        }
+        user.apply(command);
+    }
+    Ok(())
+}
+
 fn server_user() -> Result<Option<ServerUser>, LocalPostgresError> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {

@@ -350,13 +350,14 @@ impl LegacyDb {
     /// remember only these, and its memory stays bounded whatever the file
     /// size. Which of them keeps the number is decided while reading, among
     /// those that are otherwise importable.
-    pub fn possible_duplicate_numbers(&mut self) -> Result<HashSet<i64>, LegacyError> {
+    pub fn invoices_sharing_a_number(&mut self) -> Result<HashSet<i64>, LegacyError> {
         let rows: Vec<i64> = diesel::select(diesel::dsl::sql::<BigInt>(
             "id FROM (
-                 SELECT id, count(*) OVER (
-                     PARTITION BY rust_trim(CAST(account_id AS TEXT)), rust_trim(CAST(number AS TEXT))
-                 ) AS sharing
-                 FROM invoices WHERE rust_trim(CAST(number AS TEXT)) <> '')
+                 SELECT id, count(*) OVER (PARTITION BY account, number) AS sharing
+                 FROM (SELECT id, rust_trim(CAST(account_id AS TEXT)) AS account,
+                              rust_trim(CAST(number AS TEXT)) AS number
+                       FROM invoices)
+                 WHERE number <> '')
              WHERE sharing > 1",
         ))
         .load(&mut self.conn)?;

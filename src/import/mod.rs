@@ -208,11 +208,11 @@ struct Reader {
     rejects: Rejects,
     verification: Verification,
     rejected_customers: HashSet<i64>,
-    /// Invoices that may share their number (see
-    /// `LegacyDb::possible_duplicate_numbers`), and which of them holds
+    /// Invoices that share their number with another (see
+    /// `LegacyDb::invoices_sharing_a_number`), and which of them holds
     /// each such number: the first otherwise importable one in legacy id
     /// order, which is the stream's order.
-    possible_duplicates: HashSet<i64>,
+    sharing_a_number: HashSet<i64>,
     number_holders: HashMap<NumberKey, i64>,
     series: Option<SeriesContinuation>,
     batch: Batch,
@@ -359,7 +359,7 @@ impl Reader {
             Ok(accepted) => accepted,
             Err(found) => return self.reject_group(&group, &found),
         };
-        if self.possible_duplicates.contains(&group.invoice.id)
+        if self.sharing_a_number.contains(&group.invoice.id)
             && let Some(key) = rows::number_key(&accepted)
         {
             if let Some(&keeper) = self.number_holders.get(&key) {
@@ -572,7 +572,6 @@ fn advance_id_counters(
     accounts: &[String],
     legacy_max_ids: &[i64; 4],
 ) -> QueryResult<()> {
-    let tables: Vec<String> = KNOWN_TABLES.iter().map(|t| (*t).to_owned()).collect();
     diesel::sql_query(
         "INSERT INTO id_counters AS counter (account_id, table_name, last_id)
          SELECT account_id, max.table_name, max.last_id
@@ -583,7 +582,7 @@ fn advance_id_counters(
              DO UPDATE SET last_id = greatest(counter.last_id, excluded.last_id)",
     )
     .bind::<Array<Text>, _>(accounts)
-    .bind::<Array<Text>, _>(tables)
+    .bind::<Array<Text>, _>(KNOWN_TABLES.to_vec())
     .bind::<Array<BigInt>, _>(legacy_max_ids.to_vec())
     .execute(conn)?;
     Ok(())
@@ -758,9 +757,6 @@ struct Loaded {
     total: BigDecimal,
 }
 
-/// The tables the import loads.
-const LOADED_TABLES: [&str; 4] = ["customers", "invoices", "invoice_items", "payments"];
-
 #[derive(QueryableByName)]
 struct Definition {
     #[diesel(sql_type = Text)]
@@ -769,13 +765,26 @@ struct Definition {
     create: String,
 }
 
-/// The keys and indexes set aside for a load into empty tables, and how to
-/// put them back.
-struct DeferredIndexes {
-    /// In the order they are put back: keys and unique constraints, other
-    /// indexes, then foreign keys (which need the keys).
-    recreate: Vec<String>,
-}
+/// Constraints of the types `$2` on the tables `$1`, and the foreign keys
+/// of other tables that point into them: how to drop each and add it back.
+const CONSTRAINT_DEFINITIONS: &str = "
+    SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', con.conrelid::regclass, con.conname) AS drop,
+           format('ALTER TABLE %s ADD CONSTRAINT %I %s', con.conrelid::regclass, con.conname,
+                  pg_get_constraintdef(con.oid)) AS create
+    FROM pg_constraint con
+    WHERE con.contype::text = ANY($2)
+      AND (con.conrelid::regclass::text = ANY($1)
+           OR (con.contype = 'f' AND con.confrelid::regclass::text = ANY($1)))
+    ORDER BY con.conrelid::regclass::text, con.conname";
+
+/// The indexes of the tables `$1` that back no constraint.
+const INDEX_DEFINITIONS: &str = "
+    SELECT format('DROP INDEX %s', i.indexrelid::regclass) AS drop,
+           pg_get_indexdef(i.indexrelid) AS create
+    FROM pg_index i
+    WHERE i.indrelid::regclass::text = ANY($1)
+      AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid)
+    ORDER BY i.indexrelid::regclass::text";
 
 /// Whether no tenant has any row in the loaded tables (anywhere: the
 /// indexes set aside are the whole table's).
@@ -799,59 +808,38 @@ fn target_is_empty(conn: &mut PgConnection) -> QueryResult<bool> {
 /// catalog (`pg_get_constraintdef`, `pg_get_indexdef`), so whatever a later
 /// migration adds comes back as it was. The tables stay locked (ACCESS
 /// EXCLUSIVE) until commit; into an empty target nothing waits on them.
-fn defer_indexes(conn: &mut PgConnection) -> QueryResult<DeferredIndexes> {
-    let tables: Vec<String> = LOADED_TABLES.iter().map(|t| (*t).to_owned()).collect();
-    let query = |kind: &str| -> String {
-        match kind {
-            // Foreign keys on the loaded tables or pointing into them.
-            "f" => "SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', con.conrelid::regclass, con.conname) AS drop,
-                           format('ALTER TABLE %s ADD CONSTRAINT %I %s', con.conrelid::regclass, con.conname,
-                                  pg_get_constraintdef(con.oid)) AS create
-                    FROM pg_constraint con
-                    WHERE con.contype = 'f'
-                      AND (con.conrelid::regclass::text = ANY($1) OR con.confrelid::regclass::text = ANY($1))
-                    ORDER BY con.conrelid::regclass::text, con.conname".into(),
-            // Primary keys and unique constraints.
-            "pu" => "SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', con.conrelid::regclass, con.conname) AS drop,
-                            format('ALTER TABLE %s ADD CONSTRAINT %I %s', con.conrelid::regclass, con.conname,
-                                   pg_get_constraintdef(con.oid)) AS create
-                     FROM pg_constraint con
-                     WHERE con.contype IN ('p', 'u') AND con.conrelid::regclass::text = ANY($1)
-                     ORDER BY con.conrelid::regclass::text, con.conname".into(),
-            // Indexes that back no constraint.
-            _ => "SELECT format('DROP INDEX %s', i.indexrelid::regclass) AS drop,
-                         pg_get_indexdef(i.indexrelid) AS create
-                  FROM pg_index i
-                  WHERE i.indrelid::regclass::text = ANY($1)
-                    AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid)
-                  ORDER BY i.indexrelid::regclass::text".into(),
-        }
+///
+/// Returns the statements that put them back, in order: keys and unique
+/// constraints, the other indexes, then the foreign keys (which need the
+/// keys).
+fn defer_indexes(conn: &mut PgConnection) -> QueryResult<Vec<String>> {
+    let constraints = |conn: &mut PgConnection, types: &[&str]| {
+        diesel::sql_query(CONSTRAINT_DEFINITIONS)
+            .bind::<Array<Text>, _>(KNOWN_TABLES.to_vec())
+            .bind::<Array<Text>, _>(types.to_vec())
+            .load::<Definition>(conn)
     };
-    let mut load = |kind: &str| -> QueryResult<Vec<Definition>> {
-        diesel::sql_query(query(kind))
-            .bind::<Array<Text>, _>(&tables)
-            .load(conn)
-    };
-    let foreign = load("f")?;
-    let keys = load("pu")?;
-    let indexes = load("i")?;
+    let foreign = constraints(conn, &["f"])?;
+    let keys = constraints(conn, &["p", "u"])?;
+    let indexes: Vec<Definition> = diesel::sql_query(INDEX_DEFINITIONS)
+        .bind::<Array<Text>, _>(KNOWN_TABLES.to_vec())
+        .load(conn)?;
     for definition in foreign.iter().chain(&keys).chain(&indexes) {
         conn.batch_execute(&definition.drop)?;
     }
-    let recreate = keys
+    Ok(keys
         .into_iter()
         .chain(indexes)
         .chain(foreign)
         .map(|definition| definition.create)
-        .collect();
-    Ok(DeferredIndexes { recreate })
+        .collect())
 }
 
 /// Builds back what `defer_indexes` set aside.
-fn restore_indexes(conn: &mut PgConnection, deferred: &DeferredIndexes) -> QueryResult<()> {
+fn restore_indexes(conn: &mut PgConnection, statements: &[String]) -> QueryResult<()> {
     // Index builds sort in memory up to this, per index.
     conn.batch_execute("SET LOCAL maintenance_work_mem = '256MB'")?;
-    for statement in &deferred.recreate {
+    for statement in statements {
         conn.batch_execute(statement)?;
     }
     Ok(())
@@ -942,21 +930,17 @@ pub fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, ImportErro
     for table in KNOWN_TABLES {
         total_rows += legacy.count(table)? as u64;
     }
-    let accounts: Vec<String> = legacy
+    let mut accounts: Vec<String> = legacy
         .account_ids()?
         .iter()
         .filter_map(|value| crate::domain::AccountId::parse(value.trimmed()?).ok())
         .map(|id| id.as_str().to_owned())
         .collect();
     // `acme` and `acme ` are one account.
-    let accounts = {
-        let mut accounts = accounts;
-        accounts.sort();
-        accounts.dedup();
-        accounts
-    };
+    accounts.sort();
+    accounts.dedup();
 
-    let possible_duplicates = legacy.possible_duplicate_numbers()?;
+    let sharing_a_number = legacy.invoices_sharing_a_number()?;
     let legacy_max_ids = legacy.max_ids()?;
 
     let mut conn = PgConnection::establish(&options.database_url)?;
@@ -1035,7 +1019,7 @@ pub fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, ImportErro
             rejects,
             verification: Verification::default(),
             rejected_customers: HashSet::new(),
-            possible_duplicates,
+            sharing_a_number,
             number_holders: HashMap::new(),
             series,
             batch: Batch::default(),

@@ -19,7 +19,7 @@ pub fn scratch(name: &str) -> PathBuf {
     dir.join(name)
 }
 
-fn import(db: &TestDatabase, file: &Path, args: &[&str]) -> Output {
+pub fn import(db: &TestDatabase, file: &Path, args: &[&str]) -> Output {
     output_within(
         invoiced()
             .arg("import-sqlite")

@@ -11,6 +11,7 @@ use diesel::connection::SimpleConnection;
 use diesel::{Connection, SqliteConnection};
 
 use crate::harness::{TestDatabase, invoiced, json_rows, output_within, scalar};
+use crate::import::import;
 use crate::legacy_file::LEGACY_SCHEMA;
 
 /// A legacy file holding `rows` (SQL INSERTs into the legacy schema).
@@ -25,17 +26,6 @@ fn legacy(name: &str, rows: &str) -> PathBuf {
     conn.batch_execute(LEGACY_SCHEMA).unwrap();
     conn.batch_execute(rows).unwrap();
     path
-}
-
-fn import(db: &TestDatabase, file: &Path, args: &[&str]) -> Output {
-    output_within(
-        invoiced()
-            .arg("import-sqlite")
-            .arg(file)
-            .args(args)
-            .env("DATABASE_URL", db.owner_url()),
-        Duration::from_secs(120),
-    )
 }
 
 fn stdout(output: &Output) -> String {

@@ -61,7 +61,6 @@ impl Bouncer {
     /// cluster listening in `socket_dir`, as the postgres user when root
     /// (it refuses to run as root).
     fn start(run_dir: &Path, socket_dir: &Path) -> Self {
-        use std::os::unix::process::CommandExt;
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .expect("a free port")
@@ -87,21 +86,11 @@ impl Bouncer {
         .unwrap();
         let mut command = Command::new("pgbouncer");
         command.arg(dir.join("pgbouncer.ini"));
-        // SAFETY: geteuid has no preconditions; getpwnam's record is read at once.
-        if unsafe { libc::geteuid() } == 0 {
-            let name = std::ffi::CString::new(SUPERUSER).unwrap();
-            let record = unsafe { libc::getpwnam(name.as_ptr()) };
-            assert!(!record.is_null(), "no postgres user to run pgbouncer as");
-            let (uid, gid) = unsafe { ((*record).pw_uid, (*record).pw_gid) };
-            for path in [
-                dir.clone(),
-                dir.join("userlist.txt"),
-                dir.join("pgbouncer.ini"),
-            ] {
-                std::os::unix::fs::chown(&path, Some(uid), Some(gid)).unwrap();
-            }
-            command.uid(uid).gid(gid);
-        }
+        invoiced::local_postgres::run_as_server_user(
+            &mut command,
+            &[&dir, &dir.join("userlist.txt"), &dir.join("pgbouncer.ini")],
+        )
+        .unwrap_or_else(|error| panic!("{error}"));
         let child = command
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
