@@ -42,6 +42,14 @@ pub enum Command {
     /// Import a legacy SQLite database (as the owner role)
     #[command(name = "import-sqlite")]
     ImportSqlite(ImportArgs),
+    /// On a Citus coordinator: make accounts a reference table and shard
+    /// every tenant table by account_id (what `migrate run` does there);
+    /// for a database migrated before Citus was installed
+    Distribute {
+        /// The owner's connection [default: MIGRATION_DATABASE_URL, else DATABASE_URL]
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
+    },
     /// Check a live database against every invariant; exit 1 on any violation
     Verify {
         /// The owner's connection [default: MIGRATION_DATABASE_URL, else DATABASE_URL]
@@ -238,6 +246,7 @@ fn execute(cli: Cli) -> Result<(), CliError> {
         Command::Accounts(args) => accounts(args)?,
         Command::ApiKeys(args) => api_keys(args)?,
         Command::ImportSqlite(args) => import_sqlite(args)?,
+        Command::Distribute { database_url } => distribute(database_url.as_deref())?,
         Command::Verify { database_url } => {
             let url = owner_url(database_url.as_deref())?;
             crate::verify::run(&url, &mut std::io::stdout().lock())?;
@@ -307,6 +316,35 @@ fn owner_url(database_url: Option<&str>) -> Result<String, CliError> {
 /// A connection as the owner, for the commands that span accounts. A role
 /// that row-level security confines (the service's) would see no account
 /// and change none: refused with exit status 2, saying what to use instead.
+fn distribute(database_url: Option<&str>) -> Result<(), CliError> {
+    let mut conn = owner_connection(database_url)?;
+    if !db::citus::is_citus(&mut conn)? {
+        return Err(CliError::Refused(
+            "this database has no citus extension: CREATE EXTENSION citus on every node first \
+             (README: Deployment at scale)"
+                .into(),
+        ));
+    }
+    let pending = migrations::pending(&mut conn)?;
+    if !pending.is_empty() {
+        return Err(CliError::Refused(format!(
+            "{} migration(s) pending: run `invoiced migrate run`, which also distributes",
+            pending.len()
+        )));
+    }
+    let done = migrations::distribute(&mut conn)?;
+    if done.is_empty() {
+        println!("already distributed: nothing to do");
+    }
+    for table in &done.reference {
+        println!("reference table: {table}");
+    }
+    for table in &done.distributed {
+        println!("distributed by account_id: {table}");
+    }
+    Ok(())
+}
+
 fn owner_connection(database_url: Option<&str>) -> Result<diesel::PgConnection, CliError> {
     let mut conn = db::connect(&owner_url(database_url)?)?;
     if !db::sees_every_account(&mut conn)? {

@@ -313,7 +313,17 @@ const APP_GRANTS: &[TableGrants] = &[
             ),
         ],
     ),
-    ("number_sequences", &["SELECT"], &[]),
+    (
+        "number_sequences",
+        &["SELECT"],
+        &[
+            (
+                "INSERT",
+                &["account_id", "series", "period", "next_value", "last_used"],
+            ),
+            ("UPDATE", &["next_value", "last_used"]),
+        ],
+    ),
     ("document_numbers", &["SELECT"], &[]),
     (
         "credit_notes",
@@ -378,6 +388,7 @@ const APP_FUNCTIONS: &[&str] = &[
     "prune_expired_idempotency_keys",
     "take_document_sequence",
     "set_next_document_sequence",
+    "scoped_account",
 ];
 
 /// APP_GRANTS and APP_FUNCTIONS, one `table: PRIVILEGE` or `table:

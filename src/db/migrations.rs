@@ -29,6 +29,8 @@ pub enum MigrationError {
     ReadApplied(#[source] diesel::result::Error),
     #[error("{0}")]
     Harness(HarnessError),
+    #[error("could not distribute the schema on Citus: {0}")]
+    Distribute(#[source] diesel::result::Error),
     #[error("there is no applied migration to revert")]
     NothingToRevert,
 }
@@ -146,14 +148,52 @@ fn with_migration_lock<T>(
 }
 
 /// Applies every pending migration; returns the names applied (none when
-/// another process got there first).
+/// another process got there first). On a Citus coordinator it then
+/// distributes what they created (see `db::citus`).
 pub fn run_pending(conn: &mut PgConnection) -> Result<Vec<MigrationName>, MigrationError> {
     with_migration_lock(conn, |conn| {
-        let applied = conn
+        allow_triggers_on_citus(conn)?;
+        let applied: Vec<MigrationName> = conn
             .run_pending_migrations(MIGRATIONS)
-            .map_err(MigrationError::Harness)?;
-        Ok(applied.iter().map(|v| name_of(&v.to_string())).collect())
+            .map_err(MigrationError::Harness)?
+            .iter()
+            .map(|v| name_of(&v.to_string()))
+            .collect();
+        distribute_locked(conn)?;
+        Ok(applied)
     })
+}
+
+/// Distributes the schema on a Citus coordinator (`invoiced distribute`):
+/// what is not distributed yet, under the migration lock, so that no
+/// migration runs meanwhile.
+pub fn distribute(conn: &mut PgConnection) -> Result<super::citus::Distribution, MigrationError> {
+    with_migration_lock(conn, distribute_locked)
+}
+
+/// On Citus, a migration that creates a trigger on a distributed table
+/// needs `citus.enable_unsafe_triggers` (ours touch only co-located rows of
+/// the same account, which is what makes them safe there).
+fn allow_triggers_on_citus(conn: &mut PgConnection) -> Result<(), MigrationError> {
+    use diesel::connection::SimpleConnection;
+    if super::citus::is_citus(conn).map_err(MigrationError::Distribute)? {
+        conn.batch_execute("SET citus.enable_unsafe_triggers = on")
+            .map_err(MigrationError::Distribute)?;
+    }
+    Ok(())
+}
+
+fn distribute_locked(
+    conn: &mut PgConnection,
+) -> Result<super::citus::Distribution, MigrationError> {
+    let done = super::citus::distribute(conn).map_err(MigrationError::Distribute)?;
+    for table in &done.reference {
+        log::info!("citus: {table} is a reference table");
+    }
+    for table in &done.distributed {
+        log::info!("citus: {table} is distributed by account_id");
+    }
+    Ok(done)
 }
 
 /// Reverts the last applied migration, or all of them; returns the names
@@ -169,6 +209,7 @@ fn revert_locked(
     if applied_versions(conn)?.is_empty() {
         return Err(MigrationError::NothingToRevert);
     }
+    allow_triggers_on_citus(conn)?;
     let reverted = match scope {
         Scope::Last => vec![
             conn.revert_last_migration(MIGRATIONS)

@@ -1,6 +1,7 @@
 //! The database: connections, the pool, the tenant transaction and the
 //! embedded migrations.
 
+pub mod citus;
 pub mod migrations;
 mod pool;
 pub mod tenant;
@@ -69,6 +70,20 @@ pub fn connect(url: &str) -> Result<PgConnection, ConnectionError> {
         Duration::from_secs(10),
         Duration::ZERO,
     ))
+}
+
+/// The name of the constraint a database error names, as the schema spells
+/// it. On Citus the error comes from a shard, whose constraints carry the
+/// shard's id (`invoices_customer_fkey_102045`); no constraint of the schema
+/// ends in `_<digits>`, so that suffix is the shard's and is dropped.
+pub fn constraint_name(info: &dyn diesel::result::DatabaseErrorInformation) -> Option<&str> {
+    let name = info.constraint_name()?;
+    Some(match name.rsplit_once('_') {
+        Some((base, shard)) if !shard.is_empty() && shard.bytes().all(|b| b.is_ascii_digit()) => {
+            base
+        }
+        _ => name,
+    })
 }
 
 /// Whether the server cancelled a statement because it ran or waited too

@@ -421,7 +421,9 @@ impl From<DieselError> for ApiError {
         }
         match error {
             DieselError::DatabaseError(kind, info) => {
-                let constraint = info.constraint_name().unwrap_or("a constraint").to_owned();
+                let constraint = crate::db::constraint_name(info.as_ref())
+                    .unwrap_or("a constraint")
+                    .to_owned();
                 match kind {
                     DatabaseErrorKind::ClosedConnection
                     | DatabaseErrorKind::UnableToSendCommand => Self::unavailable(

@@ -151,7 +151,9 @@ pub struct LinePatch {
 
 fn constraint(error: &DieselError) -> Option<(DatabaseErrorKind, &str)> {
     match error {
-        DieselError::DatabaseError(kind, info) => info.constraint_name().map(|name| (*kind, name)),
+        DieselError::DatabaseError(kind, info) => {
+            crate::db::constraint_name(info.as_ref()).map(|name| (*kind, name))
+        }
         _ => None,
     }
 }

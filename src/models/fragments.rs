@@ -10,7 +10,7 @@
 use diesel::expression::{AppearsOnTable, Expression, SelectableExpression, ValidGrouping};
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
-use diesel::sql_types::{Bool, Nullable, Numeric, Record, Timestamptz};
+use diesel::sql_types::{Bool, Nullable, Numeric, Record, Text, Timestamptz};
 use diesel::{QueryResult, expression::is_aggregate};
 
 use crate::models::api_key::LAST_USED_RESOLUTION_SQL;
@@ -43,7 +43,48 @@ macro_rules! fixed_sql {
     };
 }
 
-fixed_sql!(
+/// Like `fixed_sql!`, for a correlated subquery of one account's rows: the
+/// account is a bound value (`$before <account> $after`), not the outer
+/// row's `account_id`. The result is the same; the difference is Citus's:
+/// it routes a statement to a single shard only when every distributed
+/// table in it is filtered by the same constant account, and does not
+/// carry the outer filter into a subquery of the select list.
+macro_rules! account_sql {
+    ($(#[$doc:meta])* $name:ident: $sql_type:ty, on $table:ty, $before:expr, $after:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        pub struct $name(pub String);
+
+        // The SQL text never changes, only the bound account: one prepared
+        // statement serves every account.
+        impl QueryId for $name {
+            type QueryId = $name;
+            const HAS_STATIC_QUERY_ID: bool = true;
+        }
+
+        impl Expression for $name {
+            type SqlType = $sql_type;
+        }
+
+        impl QueryFragment<Pg> for $name {
+            fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+                out.push_sql($before);
+                out.push_bind_param::<Text, _>(&self.0)?;
+                out.push_sql($after);
+                Ok(())
+            }
+        }
+
+        impl AppearsOnTable<$table> for $name {}
+        impl SelectableExpression<$table> for $name {}
+
+        impl ValidGrouping<()> for $name {
+            type IsAggregate = is_aggregate::Never;
+        }
+    };
+}
+
+account_sql!(
     /// Σ of the invoice's line subtotals, Σ of their taxes (`line`
     /// rounding), and Σ over its breakdown entries of round(Σ subtotals ×
     /// rate / 100) (`document` rounding); NULLs without lines. One row: one
@@ -53,22 +94,23 @@ fixed_sql!(
     "(SELECT ROW(sum(g.subtotal), sum(g.tax), sum(round(g.subtotal * g.rate / 100, 2))) \
       FROM (SELECT sum(l.subtotal) AS subtotal, sum(l.tax) AS tax, l.tax_rate AS rate \
             FROM invoice_items l \
-            WHERE l.account_id = invoices.account_id AND l.invoice_id = invoices.id \
+            WHERE l.account_id = ",
+    " AND l.invoice_id = invoices.id \
             GROUP BY l.tax_category, l.tax_rate) g)"
 );
 
-fixed_sql!(
+account_sql!(
     /// Σ of the invoice's credit notes' totals (NULL without any).
     CreditsSum: Nullable<Numeric>, on invoices::table,
-    "(SELECT sum(t.taxable_amount + t.tax_amount) FROM credit_note_taxes t \
-      WHERE t.account_id = invoices.account_id AND t.invoice_id = invoices.id)"
+    "(SELECT sum(t.taxable_amount + t.tax_amount) FROM credit_note_taxes t WHERE t.account_id = ",
+    " AND t.invoice_id = invoices.id)"
 );
 
-fixed_sql!(
+account_sql!(
     /// Σ of the invoice's payments (NULL without payments).
     PaymentsSum: Nullable<Numeric>, on invoices::table,
-    "(SELECT sum(p.amount) FROM payments p \
-      WHERE p.account_id = invoices.account_id AND p.invoice_id = invoices.id)"
+    "(SELECT sum(p.amount) FROM payments p WHERE p.account_id = ",
+    " AND p.invoice_id = invoices.id)"
 );
 
 fixed_sql!(

@@ -94,7 +94,9 @@ pub fn store(
             idempotency_keys::request_hash.eq(request_hash),
             idempotency_keys::response_status.eq(row.response_status),
             idempotency_keys::response_body.eq(body),
-            idempotency_keys::created_at.eq(diesel::dsl::now),
+            // The proposed row's, which its BEFORE INSERT trigger set to
+            // now(): Citus refuses a function in DO UPDATE SET.
+            idempotency_keys::created_at.eq(diesel::upsert::excluded(idempotency_keys::created_at)),
         ))
         .execute(conn.pg())?;
     Ok(())

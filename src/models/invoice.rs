@@ -277,12 +277,17 @@ pub fn list(
     page: &PageRequest,
 ) -> QueryResult<Page<(Invoice, Totals)>> {
     let account_id = conn.account_id().to_owned();
+    let sums = (
+        ItemsSums(account_id.clone()),
+        PaymentsSum(account_id.clone()),
+        CreditsSum(account_id.clone()),
+    );
     let mut query = invoices::table
         .filter(invoices::account_id.eq(account_id))
         .filter(invoices::id.gt(page.after.unwrap_or(0)))
         .order(invoices::id)
         .limit(page.fetch_limit())
-        .select((Invoice::as_select(), (ItemsSums, PaymentsSum, CreditsSum)))
+        .select((Invoice::as_select(), sums))
         .into_boxed();
     if let Some(status) = filter.status {
         query = query.filter(invoices::status.eq(status));
@@ -321,9 +326,13 @@ pub fn find_with_settled(
     id: InvoiceId,
 ) -> QueryResult<Option<(Invoice, Settled)>> {
     let account_id = conn.account_id().to_owned();
+    let sums = (
+        PaymentsSum(account_id.clone()),
+        CreditsSum(account_id.clone()),
+    );
     let row: Option<(Invoice, Option<BigDecimal>, Option<BigDecimal>)> = invoices::table
         .find((account_id, id.get()))
-        .select((Invoice::as_select(), PaymentsSum, CreditsSum))
+        .select((Invoice::as_select(), sums.0, sums.1))
         .first(conn.pg())
         .optional()?;
     Ok(row.map(|(invoice, paid, credited)| {
@@ -343,9 +352,13 @@ pub fn find_with_settled(
 /// would miss the payments committed while it waited for the lock.
 pub fn settled(conn: &mut TenantConn<'_>, id: InvoiceId) -> QueryResult<Settled> {
     let account_id = conn.account_id().to_owned();
+    let sums = (
+        PaymentsSum(account_id.clone()),
+        CreditsSum(account_id.clone()),
+    );
     let (paid, credited): (Option<BigDecimal>, Option<BigDecimal>) = invoices::table
         .find((account_id, id.get()))
-        .select((PaymentsSum, CreditsSum))
+        .select(sums)
         .first(conn.pg())?;
     Ok(Settled {
         paid: money(paid),

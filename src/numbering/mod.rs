@@ -133,7 +133,8 @@ pub fn set_next_sequence(
     match outcome {
         Ok(()) => Ok(()),
         Err(diesel::result::Error::DatabaseError(_, info))
-            if info.constraint_name() == Some("number_sequences_not_lowered") =>
+            if crate::db::constraint_name(info.as_ref())
+                == Some("number_sequences_not_lowered") =>
         {
             Err(NumberingError::AlreadyUsed {
                 series: series.as_str(),

@@ -15,6 +15,7 @@ mod api_issuing;
 mod api_payments;
 mod api_tax;
 mod api_validation;
+mod citus;
 mod database_outage;
 mod id_allocation;
 mod import;

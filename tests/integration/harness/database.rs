@@ -2,13 +2,21 @@
 //! set up (setup_postgres.sql, then the embedded migrations as the owner)
 //! once per test binary, each test gets its own clone, and the clone is
 //! dropped when the test's `TestDatabase` is, pass or fail.
+//!
+//! On Citus (`CITUS_TEST_DATABASE_URL`) a database cannot be cloned from a
+//! template (its shards live on the workers, and Citus keeps connections to
+//! every database it is in): each test's database is made on every node
+//! instead, as README's deployment section tells a DBA to, and migrated,
+//! which distributes it. The service's role gets
+//! `citus.multi_task_query_log_level = error` there, so that any statement
+//! of the service that would touch more than one shard fails its test.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use diesel::{Connection, PgConnection};
 
-use super::server::{TestServer, server};
+use super::server::{CitusCluster, TestServer, server};
 
 static TEMPLATE: OnceLock<String> = OnceLock::new();
 static NEXT_DATABASE: AtomicUsize = AtomicUsize::new(1);
@@ -47,6 +55,9 @@ pub struct TestDatabase {
 impl TestDatabase {
     /// A migrated database of the test's own.
     pub fn new() -> Self {
+        if let Some(cluster) = super::server::citus() {
+            return Self::distributed(cluster);
+        }
         let template = template();
         let database = Self::named();
         database.server.execute_as_superuser(&format!(
@@ -65,6 +76,67 @@ impl TestDatabase {
             database.server.execute_as_superuser(&sql);
         }
         database
+    }
+
+    /// A database on every node of a Citus cluster, migrated (and so
+    /// distributed) by the owner.
+    ///
+    /// One at a time: registering the nodes makes Citus bring every role
+    /// up to date on the workers, and two databases doing it at once
+    /// collide there ("tuple concurrently updated").
+    fn distributed(cluster: &'static CitusCluster) -> Self {
+        static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _turn = ONE_AT_A_TIME
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let database = Self::named();
+        database.create_on_nodes(cluster);
+        database.register_nodes(cluster);
+        let mut owner = database.owner_conn();
+        invoiced::db::migrations::run_pending(&mut owner).expect("migrate on Citus");
+        database
+    }
+
+    /// Makes the database on every node of `cluster` as a DBA would:
+    /// setup_postgres.sql, then the citus extension. Few shards (4 per
+    /// table, not 32): a test's data is small, and each is created on
+    /// the workers.
+    pub fn create_on_nodes(&self, cluster: &CitusCluster) {
+        for node in cluster.nodes() {
+            super::server::run_setup_script(
+                self.server.binaries(),
+                &cluster.superuser_url(node, "postgres"),
+                &self.name,
+            );
+            let mut conn = PgConnection::establish(&cluster.superuser_url(node, &self.name))
+                .expect("connect to a Citus node");
+            super::execute(&mut conn, "CREATE EXTENSION citus");
+        }
+        let mut coordinator = self.superuser_conn();
+        super::execute(
+            &mut coordinator,
+            &format!(
+                "ALTER DATABASE {0} SET citus.shard_count = 4;
+                 ALTER ROLE invoiced_app IN DATABASE {0} SET citus.multi_task_query_log_level = 'error'",
+                self.name
+            ),
+        );
+    }
+
+    /// Registers the coordinator and the workers in this database.
+    pub fn register_nodes(&self, cluster: &CitusCluster) {
+        let mut coordinator = self.superuser_conn();
+        let (host, port) = &cluster.coordinator;
+        super::execute(
+            &mut coordinator,
+            &format!("SELECT citus_set_coordinator_host('{host}', {port})"),
+        );
+        for (host, port) in &cluster.workers {
+            super::execute(
+                &mut coordinator,
+                &format!("SELECT citus_add_node('{host}', {port})"),
+            );
+        }
     }
 
     /// A database prepared by setup_postgres.sql but not migrated.
@@ -123,6 +195,20 @@ impl Drop for TestDatabase {
         let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
         if let Err(error) = self.server.try_execute_as_superuser(&drop) {
             eprintln!("could not drop test database {}: {error}", self.name);
+        }
+        for worker in super::server::citus().iter().flat_map(|c| &c.workers) {
+            let url = super::server::citus()
+                .expect("on Citus")
+                .superuser_url(worker, "postgres");
+            let dropped = PgConnection::establish(&url)
+                .map_err(|e| e.to_string())
+                .and_then(|mut conn| super::try_execute(&mut conn, &drop));
+            if let Err(error) = dropped {
+                eprintln!(
+                    "could not drop test database {} on a worker: {error}",
+                    self.name
+                );
+            }
         }
     }
 }

@@ -7,6 +7,11 @@
 //! stopped by the kernel if the binary is killed (see `local_postgres`).
 //! Directories left by killed runs are deleted by the next run.
 //!
+//! With `CITUS_TEST_DATABASE_URL` (a superuser URL of a database on a
+//! Citus coordinator whose worker nodes are registered), the tests run on
+//! that Citus cluster instead: each test database is created on every node
+//! and distributed by the migrations (see `database`).
+//!
 //! With `TEST_THROUGH_PGBOUNCER=1` (and the private cluster), the service's
 //! role connects through a PgBouncer in transaction pooling in front of it,
 //! as a deployment at scale does, and the service runs with its statement
@@ -41,7 +46,84 @@ pub struct TestServer {
 
 enum Endpoint {
     Private(LocalPostgres),
-    External { superuser_url: String },
+    External {
+        superuser_url: String,
+        citus: Option<CitusCluster>,
+    },
+}
+
+/// The nodes of the Citus cluster behind `CITUS_TEST_DATABASE_URL`.
+pub struct CitusCluster {
+    /// (host, port) of the coordinator, then of each worker.
+    pub coordinator: (String, u16),
+    pub workers: Vec<(String, u16)>,
+    superuser_url: String,
+}
+
+impl CitusCluster {
+    fn discover(superuser_url: &str) -> Self {
+        #[derive(diesel::QueryableByName)]
+        struct Node {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            nodename: String,
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            nodeport: i32,
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            groupid: i32,
+        }
+        let mut conn = PgConnection::establish(superuser_url)
+            .unwrap_or_else(|e| panic!("CITUS_TEST_DATABASE_URL: {e}"));
+        let nodes: Vec<Node> = diesel::sql_query(
+            "SELECT nodename::text, nodeport, groupid FROM pg_dist_node
+             WHERE noderole = 'primary' AND isactive ORDER BY groupid",
+        )
+        .load(&mut conn)
+        .unwrap_or_else(|e| panic!("CITUS_TEST_DATABASE_URL is not a Citus coordinator: {e}"));
+        let coordinator = nodes
+            .iter()
+            .find(|n| n.groupid == 0)
+            .map(|n| (n.nodename.clone(), n.nodeport as u16))
+            .expect(
+                "CITUS_TEST_DATABASE_URL: register the coordinator (citus_set_coordinator_host)",
+            );
+        let workers: Vec<(String, u16)> = nodes
+            .iter()
+            .filter(|n| n.groupid != 0)
+            .map(|n| (n.nodename.clone(), n.nodeport as u16))
+            .collect();
+        assert!(
+            !workers.is_empty(),
+            "CITUS_TEST_DATABASE_URL: the cluster has no worker"
+        );
+        Self {
+            coordinator,
+            workers,
+            superuser_url: superuser_url.to_owned(),
+        }
+    }
+
+    /// Every node, the coordinator first.
+    pub fn nodes(&self) -> impl Iterator<Item = &(String, u16)> {
+        std::iter::once(&self.coordinator).chain(&self.workers)
+    }
+
+    /// The superuser's URL of `database` on `node`.
+    pub fn superuser_url(&self, node: &(String, u16), database: &str) -> String {
+        let url = rewrite_url(&self.superuser_url, None, database);
+        let (scheme, rest) = url.split_once("://").expect("a URL");
+        let (userinfo, after) = rest.rsplit_once('@').map_or(("", rest), |(u, a)| (u, a));
+        let path = after.find('/').map_or("", |i| &after[i..]);
+        let at = if userinfo.is_empty() { "" } else { "@" };
+        format!("{scheme}://{userinfo}{at}{}:{}{path}", node.0, node.1)
+    }
+}
+
+/// Whether this run is on Citus (`CITUS_TEST_DATABASE_URL`).
+pub fn citus() -> Option<&'static CitusCluster> {
+    match &server().endpoint {
+        Endpoint::External { citus, .. } => citus.as_ref(),
+        Endpoint::Private(_) => None,
+    }
 }
 
 static SERVER: OnceLock<TestServer> = OnceLock::new();
@@ -140,13 +222,20 @@ impl TestServer {
         let run_dir = std::env::temp_dir().join(format!("{RUN_DIR_PREFIX}{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&run_dir);
         std::fs::create_dir_all(&run_dir).expect("create the test run's directory");
-        if let Ok(url) = std::env::var("TEST_DATABASE_URL") {
+        let citus_url = std::env::var("CITUS_TEST_DATABASE_URL").ok();
+        if let Some(url) = citus_url.or_else(|| std::env::var("TEST_DATABASE_URL").ok()) {
             assert!(
                 !through_pgbouncer(),
                 "TEST_THROUGH_PGBOUNCER needs the private cluster (unset TEST_DATABASE_URL)"
             );
+            let citus = std::env::var("CITUS_TEST_DATABASE_URL")
+                .is_ok()
+                .then(|| CitusCluster::discover(&url));
             return Self {
-                endpoint: Endpoint::External { superuser_url: url },
+                endpoint: Endpoint::External {
+                    superuser_url: url,
+                    citus,
+                },
                 bouncer: None,
                 binaries,
                 run_dir,
@@ -198,7 +287,7 @@ impl TestServer {
         }
         match &self.endpoint {
             Endpoint::Private(server) => server.url(role.unwrap_or(SUPERUSER), password, database),
-            Endpoint::External { superuser_url } => {
+            Endpoint::External { superuser_url, .. } => {
                 rewrite_url(superuser_url, role.zip(password), database)
             }
         }
