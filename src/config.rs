@@ -265,6 +265,8 @@ pub struct Config {
     pub admin_token: Option<String>,
     /// REQUEST_BODY_LIMIT: bytes; larger bodies are answered 413.
     pub request_body_limit: usize,
+    /// METRICS_BIND_ADDR: where /metrics is served; unset, it is not.
+    pub metrics_bind_addr: Option<SocketAddr>,
 }
 
 impl Config {
@@ -299,6 +301,11 @@ impl Config {
                 "REQUEST_BODY_LIMIT",
                 request_body_limit,
                 request_body_limit.to_string(),
+            )?,
+            metrics_bind_addr: parse(
+                source,
+                "METRICS_BIND_ADDR",
+                "an address like 127.0.0.1:9090",
             )?,
         })
     }

@@ -16,6 +16,7 @@
 //! - [`admin`]: accounts and API keys, for `/admin` and the CLI.
 //! - [`import`]: `invoiced import-sqlite`, the legacy SQLite importer.
 //! - [`maintenance`]: what `serve` prunes now and then (expired keys).
+//! - [`metrics`]: what `/metrics` reports, in Prometheus' text format.
 //! - [`verify`]: `invoiced verify`, the invariants checked on a live database.
 //! - [`local_postgres`]: a private PostgreSQL started from the installed
 //!   server binaries, for `invoiced dev` and the test harness.
@@ -34,6 +35,7 @@ pub mod import;
 pub mod invoicing;
 pub mod local_postgres;
 pub mod maintenance;
+pub mod metrics;
 pub mod models;
 pub mod numbering;
 pub mod schema;

@@ -20,7 +20,7 @@
 //! nothing, except in the moment between the last check and COMMIT.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use actix_web::web;
@@ -88,11 +88,31 @@ impl Deadline {
     }
 }
 
+/// One request counted as waiting for as long as it lives (also when the
+/// request is dropped while it waits: its client went away).
+struct Waiting<'a>(&'a AtomicU64);
+
+impl<'a> Waiting<'a> {
+    fn count(waiting: &'a AtomicU64) -> Self {
+        waiting.fetch_add(1, Ordering::Relaxed);
+        Self(waiting)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 #[derive(Clone)]
 pub struct Database {
     pool: PgPool,
     /// One permit per connection; see the module's comment.
     turns: Arc<Semaphore>,
+    /// Requests waiting for a permit now (for /metrics).
+    waiting: Arc<AtomicU64>,
+    max_size: u32,
     timeout: Duration,
     timeouts: Timeouts,
     url: Arc<str>,
@@ -148,6 +168,8 @@ impl Database {
         Self {
             pool,
             turns: Arc::new(Semaphore::new(config.max_size as usize)),
+            waiting: Arc::new(AtomicU64::new(0)),
+            max_size: config.max_size,
             timeout: config.timeout,
             timeouts: Timeouts::for_requests(statement_ms),
             url: url.into(),
@@ -204,7 +226,10 @@ impl Database {
         let queued = Instant::now();
         let budget = self.timeout + Duration::from_millis(self.timeouts.statement_ms);
         let deadline = Deadline::new(queued + budget);
-        let turn = match timeout(self.timeout, Arc::clone(&self.turns).acquire_owned()).await {
+        let waiting = Waiting::count(&self.waiting);
+        let turn = timeout(self.timeout, Arc::clone(&self.turns).acquire_owned()).await;
+        drop(waiting);
+        let turn = match turn {
             Ok(Ok(turn)) => turn,
             _ => return Err(DbError::Busy(self.timeout).into()),
         };
@@ -242,5 +267,15 @@ impl Database {
 
     pub fn state(&self) -> diesel::r2d2::State {
         self.pool.state()
+    }
+
+    /// DB_POOL_MAX_SIZE.
+    pub fn max_size(&self) -> u32 {
+        self.max_size
+    }
+
+    /// Requests waiting for a connection now.
+    pub fn waiting(&self) -> u64 {
+        self.waiting.load(Ordering::Relaxed)
     }
 }

@@ -1,5 +1,5 @@
-//! Around every request: the request id, the access log line, and a last
-//! guarantee that every error response is problem+json.
+//! Around every request: the request id, the access log line, the request
+//! metrics, and a last guarantee that every error response is problem+json.
 
 use std::time::Instant;
 
@@ -7,10 +7,12 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{HttpMessage, ResponseError};
+use actix_web::{HttpMessage, ResponseError, web};
 
+use super::AppState;
 use super::error::{ApiError, PROBLEM_JSON};
 use super::tenant::AuthenticatedAccount;
+use crate::metrics::UNMATCHED_ROUTE;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
@@ -87,6 +89,16 @@ pub async fn request_context(
             log::warn!("request_id={request_id}: {cause}");
         }
     }
+    let seconds = started.elapsed().as_secs_f64();
+    if let Some(state) = response.request().app_data::<web::Data<AppState>>() {
+        let route = response.request().match_pattern();
+        state.metrics.record_request(
+            route.as_deref().unwrap_or(UNMATCHED_ROUTE),
+            method.as_str(),
+            response.status().as_u16(),
+            seconds,
+        );
+    }
     let account = response
         .request()
         .extensions()
@@ -96,7 +108,7 @@ pub async fn request_context(
         target: "invoiced::access",
         "{method} {path} {status} {latency:.1}ms account={account} request_id={request_id}",
         status = response.status().as_u16(),
-        latency = started.elapsed().as_secs_f64() * 1000.0,
+        latency = seconds * 1000.0,
     );
     Ok(response)
 }

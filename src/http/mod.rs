@@ -13,6 +13,7 @@ mod extract;
 mod idempotency;
 mod invoices;
 mod items;
+mod metrics;
 mod middleware;
 mod openapi;
 mod ops;
@@ -42,6 +43,8 @@ pub struct AppState {
     pub admin: Option<AdminState>,
     /// REQUEST_BODY_LIMIT.
     pub body_limit: usize,
+    /// What /metrics reports.
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 /// The admin API's token and its pool (the owner role: administration

@@ -93,6 +93,7 @@ pub fn app_state(config: &Config) -> Result<AppState, ServeError> {
         db: Database::new(config.database.app()?, &config.pool),
         admin,
         body_limit: config.request_body_limit,
+        metrics: std::sync::Arc::new(crate::metrics::Metrics::new()),
     })
 }
 
@@ -153,7 +154,29 @@ pub fn serve_and_then(
         source,
     })?;
     let address = listener.local_addr()?;
+    let metrics_listener = match config.metrics_bind_addr {
+        Some(addr) => {
+            Some(TcpListener::bind(addr).map_err(|source| ServeError::Bind { addr, source })?)
+        }
+        None => None,
+    };
     actix_web::rt::System::new().block_on(async move {
+        let metrics_server = match metrics_listener {
+            Some(listener) => {
+                let metrics_address = listener.local_addr()?;
+                let state = state.clone();
+                let server = HttpServer::new(move || super::metrics::app(state.clone()))
+                    .workers(1)
+                    .disable_signals()
+                    .listen(listener)?
+                    .run();
+                log::info!("metrics on http://{metrics_address}/metrics");
+                let handle = server.handle();
+                actix_web::rt::spawn(server);
+                Some(handle)
+            }
+            None => None,
+        };
         let server = HttpServer::new(move || build_app(state.clone()))
             .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
             // actix stops gracefully on SIGTERM but drops requests in
@@ -166,6 +189,9 @@ pub fn serve_and_then(
         log::info!("listening on http://{address}");
         on_listening(address);
         server.await?;
+        if let Some(metrics) = metrics_server {
+            metrics.stop(true).await;
+        }
         log::info!("stopped");
         Ok(())
     })

@@ -22,6 +22,7 @@ mod import;
 mod import_rules;
 mod isolation;
 mod legacy_file;
+mod metrics;
 mod migrations;
 mod openapi;
 mod query_plans;

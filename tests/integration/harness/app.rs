@@ -118,6 +118,7 @@ pub fn config_for(app_url: String, owner_url: String, admin: bool) -> Config {
         auto_migrate: false,
         admin_token: admin.then(|| ADMIN_TOKEN.to_owned()),
         request_body_limit: 262_144,
+        metrics_bind_addr: None,
     }
 }
 

@@ -75,6 +75,9 @@ pub fn invoiced() -> Command {
         "DB_POOL_MAX_LIFETIME_S",
         "DB_POOL_IDLE_TIMEOUT_S",
         "DB_POOL_TEST_ON_CHECKOUT",
+        "DB_PREPARED_STATEMENTS",
+        "DB_STATEMENT_TIMEOUT_MS",
+        "METRICS_BIND_ADDR",
     ] {
         command.env_remove(var);
     }
