@@ -342,6 +342,9 @@ fn distribute(database_url: Option<&str>) -> Result<(), CliError> {
     for table in &done.distributed {
         println!("distributed by account_id: {table}");
     }
+    if !done.functions.is_empty() {
+        println!("functions kept on every node: {}", done.functions.len());
+    }
     Ok(())
 }
 

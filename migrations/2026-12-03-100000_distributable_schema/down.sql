@@ -1,3 +1,4 @@
+DROP TYPE invoice_item_sums;
 DO $$
 BEGIN
     IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'invoiced_app') THEN
@@ -57,7 +58,7 @@ ALTER TABLE customers ALTER created_at SET DEFAULT now(), ALTER updated_at SET D
 ALTER TABLE invoices ALTER created_at SET DEFAULT now(), ALTER updated_at SET DEFAULT now(),
     ALTER status SET DEFAULT 'draft';
 ALTER TABLE invoice_items ALTER created_at SET DEFAULT now();
-ALTER TABLE payments ALTER created_at SET DEFAULT now();
+ALTER TABLE payments ALTER created_at SET DEFAULT now(), ALTER paid_at SET DEFAULT now();
 ALTER TABLE idempotency_keys ALTER created_at SET DEFAULT now();
 ALTER TABLE credit_notes ALTER created_at SET DEFAULT now();
 

@@ -103,6 +103,7 @@ BEGIN
             WHEN 'created_at' THEN NEW.created_at := coalesce(NEW.created_at, now());
             WHEN 'updated_at' THEN NEW.updated_at := coalesce(NEW.updated_at, now());
             WHEN 'status' THEN NEW.status := coalesce(NEW.status, 'draft');
+            WHEN 'paid_at' THEN NEW.paid_at := coalesce(NEW.paid_at, now());
         END CASE;
     END LOOP;
     RETURN NEW;
@@ -122,9 +123,11 @@ ALTER TABLE invoice_items ALTER created_at DROP DEFAULT;
 CREATE TRIGGER invoice_items_fill_row BEFORE INSERT ON invoice_items
     FOR EACH ROW EXECUTE FUNCTION fill_inserted_row('created_at');
 
-ALTER TABLE payments ALTER created_at DROP DEFAULT;
+-- (paid_at too, although the service may give it: when it does not, the
+-- payment was made when it was recorded, the same instant as created_at.)
+ALTER TABLE payments ALTER created_at DROP DEFAULT, ALTER paid_at DROP DEFAULT;
 CREATE TRIGGER payments_fill_row BEFORE INSERT ON payments
-    FOR EACH ROW EXECUTE FUNCTION fill_inserted_row('created_at');
+    FOR EACH ROW EXECUTE FUNCTION fill_inserted_row('created_at', 'paid_at');
 
 ALTER TABLE idempotency_keys ALTER created_at DROP DEFAULT;
 CREATE TRIGGER idempotency_keys_fill_row BEFORE INSERT ON idempotency_keys
@@ -232,3 +235,8 @@ BEGIN
     END IF;
 END
 $$;
+
+-- The sums an invoice's lines add up to, as one value (see
+-- models/fragments.rs): a named type, because Citus cannot read an
+-- anonymous record back from a worker.
+CREATE TYPE invoice_item_sums AS (subtotal numeric, tax numeric, document_tax numeric);

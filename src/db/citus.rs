@@ -15,7 +15,8 @@
 //! foreign keys cannot be distributed one at a time: the foreign keys that
 //! touch a table still to be distributed are dropped, the tables
 //! distributed, and the keys added back from their catalog definitions
-//! (which validates them), all in one transaction. A later migration that
+//! (which validates them), all in one transaction, with the tables' own
+//! triggers off while existing rows are copied. A later migration that
 //! creates a tenant table with a foreign key to a distributed one has to
 //! create it without that key and let distribution add it back: on Citus,
 //! create the table, then `invoiced distribute` (run_pending does it).
@@ -37,12 +38,20 @@ pub struct Distribution {
     pub reference: Vec<String>,
     /// Tables sharded by `account_id` by this call, in the order done.
     pub distributed: Vec<String>,
+    /// Functions of the schema this call made Citus keep on every node.
+    pub functions: Vec<String>,
 }
 
 impl Distribution {
     pub fn is_empty(&self) -> bool {
-        self.reference.is_empty() && self.distributed.is_empty()
+        self.reference.is_empty() && self.distributed.is_empty() && self.functions.is_empty()
     }
+}
+
+#[derive(QueryableByName)]
+struct Function {
+    #[diesel(sql_type = Text)]
+    signature: String,
 }
 
 #[derive(QueryableByName)]
@@ -110,9 +119,30 @@ pub fn distribute(conn: &mut PgConnection) -> QueryResult<Distribution> {
         .filter(|t| t.tenant && !t.placed)
         .map(|t| t.table_name.clone())
         .collect();
+    // The schema's own functions (not extensions'), unless Citus already
+    // keeps them on every node. It does so by itself for functions created
+    // once the extension is there, and for the trigger functions of the
+    // tables it distributes, but not for the functions those call (the
+    // guards' invoice_total and invoice_settled) when the schema was
+    // migrated before Citus was installed.
+    let functions: Vec<String> = diesel::sql_query(
+        "SELECT p.oid::regprocedure::text AS signature
+         FROM pg_proc p
+         WHERE p.pronamespace = current_schema()::regnamespace
+           AND NOT EXISTS (SELECT FROM pg_depend d
+                           WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+           AND NOT EXISTS (SELECT FROM pg_dist_object o
+                           WHERE o.classid = 'pg_proc'::regclass AND o.objid = p.oid)
+         ORDER BY 1",
+    )
+    .load::<Function>(conn)?
+    .into_iter()
+    .map(|f| f.signature)
+    .collect();
     let done = Distribution {
         reference,
         distributed,
+        functions,
     };
     if done.is_empty() {
         return Ok(done);
@@ -145,6 +175,12 @@ pub fn distribute(conn: &mut PgConnection) -> QueryResult<Distribution> {
         for key in &foreign_keys {
             conn.batch_execute(&key.drop)?;
         }
+        // Rows already there are copied into the shards, and the copy would
+        // fire the tables' triggers (taking ids, claiming numbers) for rows
+        // that have theirs: off while they move, as for a restore.
+        for table in &moving {
+            conn.batch_execute(&format!("ALTER TABLE {} DISABLE TRIGGER USER", ident(table)))?;
+        }
         for table in &done.reference {
             diesel::sql_query("SELECT create_reference_table($1::regclass)")
                 .bind::<Text, _>(table)
@@ -173,9 +209,22 @@ pub fn distribute(conn: &mut PgConnection) -> QueryResult<Distribution> {
                 .bind::<Text, _>(table)
                 .execute(conn)?;
         }
+        for table in &moving {
+            conn.batch_execute(&format!("ALTER TABLE {} ENABLE TRIGGER USER", ident(table)))?;
+        }
         for key in &foreign_keys {
             conn.batch_execute(&key.create)?;
         }
+        for function in &done.functions {
+            diesel::sql_query("SELECT create_distributed_function($1::regprocedure)")
+                .bind::<Text, _>(function)
+                .execute(conn)?;
+        }
         Ok(done)
     })
+}
+
+/// A table name as an SQL identifier.
+fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }

@@ -173,12 +173,19 @@ pub fn distribute(conn: &mut PgConnection) -> Result<super::citus::Distribution,
 
 /// On Citus, a migration that creates a trigger on a distributed table
 /// needs `citus.enable_unsafe_triggers` (ours touch only co-located rows of
-/// the same account, which is what makes them safe there).
+/// the same account, which is what makes them safe there). Session
+/// settings of the migration connection, which is the owner's own.
 fn allow_triggers_on_citus(conn: &mut PgConnection) -> Result<(), MigrationError> {
     use diesel::connection::SimpleConnection;
     if super::citus::is_citus(conn).map_err(MigrationError::Distribute)? {
-        conn.batch_execute("SET citus.enable_unsafe_triggers = on")
-            .map_err(MigrationError::Distribute)?;
+        // Sequential: a migration mixes DDL on distributed tables with
+        // function definitions, which Citus refuses after a parallel
+        // command in the same transaction.
+        conn.batch_execute(
+            "SET citus.enable_unsafe_triggers = on;
+             SET citus.multi_shard_modify_mode = 'sequential'",
+        )
+        .map_err(MigrationError::Distribute)?;
     }
     Ok(())
 }

@@ -75,9 +75,14 @@ pub fn connect(url: &str) -> Result<PgConnection, ConnectionError> {
 /// The name of the constraint a database error names, as the schema spells
 /// it. On Citus the error comes from a shard, whose constraints carry the
 /// shard's id (`invoices_customer_fkey_102045`); no constraint of the schema
-/// ends in `_<digits>`, so that suffix is the shard's and is dropped.
+/// ends in `_<digits>`, so that suffix is the shard's and is dropped. Citus
+/// passes a worker's error on without its constraint field, so the name is
+/// then read from the message (`… violates foreign key constraint "…"`).
 pub fn constraint_name(info: &dyn diesel::result::DatabaseErrorInformation) -> Option<&str> {
-    let name = info.constraint_name()?;
+    let name = info.constraint_name().or_else(|| {
+        let (_, quoted) = info.message().split_once(" constraint \"")?;
+        quoted.split('"').next()
+    })?;
     Some(match name.rsplit_once('_') {
         Some((base, shard)) if !shard.is_empty() && shard.bytes().all(|b| b.is_ascii_digit()) => {
             base

@@ -88,10 +88,11 @@ account_sql!(
     /// Σ of the invoice's line subtotals, Σ of their taxes (`line`
     /// rounding), and Σ over its breakdown entries of round(Σ subtotals ×
     /// rate / 100) (`document` rounding); NULLs without lines. One row: one
-    /// scan of the items, not one per sum.
+    /// scan of the items, not one per sum; of a named type, which Citus can
+    /// pass back from a worker (an anonymous record it cannot).
     ItemsSums: Nullable<Record<(Nullable<Numeric>, Nullable<Numeric>, Nullable<Numeric>)>>,
     on invoices::table,
-    "(SELECT ROW(sum(g.subtotal), sum(g.tax), sum(round(g.subtotal * g.rate / 100, 2))) \
+    "(SELECT ROW(sum(g.subtotal), sum(g.tax), sum(round(g.subtotal * g.rate / 100, 2)))::invoice_item_sums \
       FROM (SELECT sum(l.subtotal) AS subtotal, sum(l.tax) AS tax, l.tax_rate AS rate \
             FROM invoice_items l \
             WHERE l.account_id = ",

@@ -142,6 +142,91 @@ fn an_injection_through_the_app_role_cannot_mint_keys_or_rewrite_history() {
     assert_eq!(applied, migrations);
 }
 
+/// The service's role writes its account's number counters itself (no
+/// SECURITY DEFINER, for Citus), and a trigger lets it make only the two
+/// changes issuing and raising make.
+#[test]
+fn an_injection_through_the_app_role_cannot_rewind_or_jump_a_number_series() {
+    let db = TestDatabase::new();
+    crate::harness::execute(
+        &mut db.owner_conn(),
+        "INSERT INTO accounts (id, name) VALUES ('acme', 'Acme')",
+    );
+    let mut app = db.app_conn();
+    // Three values taken, the next raised to 10: what the service may do.
+    as_tenant(
+        &mut app,
+        "acme",
+        "SELECT take_document_sequence('invoice', 0); SELECT take_document_sequence('invoice', 0);
+         SELECT take_document_sequence('invoice', 0);
+         SELECT set_next_document_sequence('invoice', 0, 10)",
+    );
+    let state = "SELECT last_used, next_value FROM number_sequences WHERE account_id = 'acme'";
+    let before = crate::harness::json_rows(&mut db.owner_conn(), state);
+    assert_eq!(
+        before,
+        vec![serde_json::json!({"last_used": 3, "next_value": 10})]
+    );
+    for (forbidden, expected) in [
+        // A used value handed out again.
+        (
+            "UPDATE number_sequences SET last_used = 0",
+            "only taken one value at a time",
+        ),
+        (
+            "UPDATE number_sequences SET next_value = 2, last_used = 1",
+            "only taken one value at a time",
+        ),
+        // Values skipped without being raised through the function.
+        (
+            "UPDATE number_sequences SET last_used = 7",
+            "only taken one value at a time",
+        ),
+        (
+            "UPDATE number_sequences SET last_used = 12, next_value = 13",
+            "only taken one value at a time",
+        ),
+        (
+            "INSERT INTO number_sequences (account_id, series, period, next_value, last_used)
+             VALUES ('acme', 'invoice', 2031, 50, 49)",
+            "only taken one value at a time",
+        ),
+        // Moved to another series or period, or removed.
+        (
+            "UPDATE number_sequences SET period = 2030",
+            "permission denied",
+        ),
+        ("DELETE FROM number_sequences", "permission denied"),
+        // Lowered below what was used: the function's own refusal.
+        (
+            "SELECT set_next_document_sequence('invoice', 0, 2)",
+            "used up to 3",
+        ),
+    ] {
+        match crate::harness::try_as_tenant(&mut app, "acme", forbidden) {
+            Ok(()) => panic!("invoiced_app was allowed: {forbidden}"),
+            Err(error) => assert!(
+                error.contains(expected),
+                "{forbidden}: expected {expected:?}, got {error}"
+            ),
+        }
+    }
+    assert_eq!(
+        crate::harness::json_rows(&mut db.owner_conn(), state),
+        before
+    );
+    // And the next value taken is the raised one.
+    as_tenant(
+        &mut app,
+        "acme",
+        "SELECT take_document_sequence('invoice', 0)",
+    );
+    assert_eq!(
+        crate::harness::json_rows(&mut db.owner_conn(), state),
+        vec![serde_json::json!({"last_used": 10, "next_value": 11})]
+    );
+}
+
 #[test]
 fn the_roles_have_the_attributes_the_dba_expects() {
     let db = TestDatabase::new();

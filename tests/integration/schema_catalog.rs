@@ -220,3 +220,27 @@ fn list_filters_are_indexed() {
         );
     }
 }
+
+/// On Citus a shard's constraints are named after the table's with the
+/// shard id appended (`invoices_customer_fkey_102045`), and the service
+/// maps errors back by dropping a trailing `_<digits>` (`db::constraint_name`):
+/// which works only while no constraint of the schema ends that way.
+#[test]
+fn no_constraint_name_ends_in_digits() {
+    let db = TestDatabase::new();
+    let names = json_rows(
+        &mut db.owner_conn(),
+        "SELECT conname FROM pg_constraint
+         WHERE connamespace = 'public'::regnamespace AND conname ~ '_[0-9]+$'",
+    );
+    assert!(names.is_empty(), "{names:?}");
+    let all = json_rows(
+        &mut db.owner_conn(),
+        "SELECT conname FROM pg_constraint WHERE connamespace = 'public'::regnamespace",
+    );
+    assert!(
+        all.len() > 50,
+        "the query sees the constraints: {}",
+        all.len()
+    );
+}
