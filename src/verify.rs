@@ -79,7 +79,7 @@ const CHECKS: &[Check] = &[
         sql: "SELECT format('%s invoice %s is %s with %s paid and %s credited of %s', i.account_id, i.id, i.status,
                      s.paid, s.credited, t.total) AS problem
               FROM invoices i, LATERAL invoice_settled(i.account_id, i.id) s,
-                   LATERAL (SELECT invoice_total(i.account_id, i.id, i.tax_rounding) AS total) t
+                   LATERAL invoice_total(i.account_id, i.id, i.tax_rounding) AS t (total)
               WHERE (i.status IN ('draft', 'void') AND s.paid > 0)
                  OR (i.status = 'draft' AND s.credited > 0)
                  OR (i.status = 'paid' AND NOT (s.paid + s.credited >= t.total AND (s.paid > 0 OR t.total = 0)))

@@ -10,7 +10,30 @@ BEGIN
 END
 $$;
 ALTER FUNCTION take_document_sequence(text, integer) SECURITY DEFINER;
-ALTER FUNCTION set_next_document_sequence(text, integer, bigint) SECURITY DEFINER;
+CREATE OR REPLACE FUNCTION set_next_document_sequence(p_series text, p_period integer, p_next bigint)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+DECLARE
+    used bigint;
+BEGIN
+    IF p_next < 1 THEN
+        RAISE EXCEPTION 'a sequence starts at 1'
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'number_sequences_not_lowered';
+    END IF;
+    INSERT INTO number_sequences AS s (account_id, series, period, next_value)
+    VALUES (scoped_account(), p_series, p_period, p_next)
+    ON CONFLICT (account_id, series, period) DO UPDATE SET next_value = excluded.next_value
+        WHERE s.last_used < excluded.next_value
+    RETURNING last_used INTO used;
+    IF NOT FOUND THEN
+        SELECT last_used INTO used FROM number_sequences
+        WHERE account_id = scoped_account() AND series = p_series AND period = p_period;
+        RAISE EXCEPTION 'the % series is used up to %', p_series, used
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'number_sequences_not_lowered';
+    END IF;
+    RETURN p_next;
+END
+$$;
 DROP TRIGGER number_sequences_guard ON number_sequences;
 DROP FUNCTION guard_number_sequence();
 

@@ -222,7 +222,34 @@ CREATE TRIGGER number_sequences_guard BEFORE INSERT OR UPDATE ON number_sequence
     FOR EACH ROW EXECUTE FUNCTION guard_number_sequence();
 
 ALTER FUNCTION take_document_sequence(text, integer) SECURITY INVOKER;
-ALTER FUNCTION set_next_document_sequence(text, integer, bigint) SECURITY INVOKER;
+-- As before, but with the account in a variable: a statement that filters
+-- on a function call (scoped_account()) is sent to every shard, one that
+-- filters on a value to its account's.
+CREATE OR REPLACE FUNCTION set_next_document_sequence(p_series text, p_period integer, p_next bigint)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
+DECLARE
+    account text := scoped_account();
+    used bigint;
+BEGIN
+    IF p_next < 1 THEN
+        RAISE EXCEPTION 'a sequence starts at 1'
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'number_sequences_not_lowered';
+    END IF;
+    INSERT INTO number_sequences AS s (account_id, series, period, next_value)
+    VALUES (account, p_series, p_period, p_next)
+    ON CONFLICT (account_id, series, period) DO UPDATE SET next_value = excluded.next_value
+        WHERE s.last_used < excluded.next_value
+    RETURNING last_used INTO used;
+    IF NOT FOUND THEN
+        SELECT last_used INTO used FROM number_sequences
+        WHERE account_id = account AND series = p_series AND period = p_period;
+        RAISE EXCEPTION 'the % series is used up to %', p_series, used
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'number_sequences_not_lowered';
+    END IF;
+    RETURN p_next;
+END
+$$;
 
 DO $$
 BEGIN

@@ -128,14 +128,17 @@ pub fn try_as_tenant(conn: &mut PgConnection, account: &str, sql: &str) -> Resul
     // On Citus, the harness makes the service's role fail any statement
     // that would reach several shards; this SQL is a test's, often exactly
     // such a statement, whose refusal by the database is under test.
-    let unguarded = if server::citus().is_some() {
-        "SET LOCAL citus.multi_task_query_log_level = 'off';"
+    // And there the account reaches the workers (where row-level security
+    // checks it) only by SET LOCAL, as the service sets it.
+    let scope = if server::citus().is_some() {
+        format!(
+            "SET LOCAL citus.multi_task_query_log_level = 'off';
+             SET LOCAL citus.propagate_set_commands = 'local'; SET LOCAL app.account_id = '{account}'"
+        )
     } else {
-        ""
+        format!("SELECT set_config('app.account_id', '{account}', true)")
     };
-    let wrapped = format!(
-        "BEGIN; {unguarded} SELECT set_config('app.account_id', '{account}', true); {sql}; COMMIT;"
-    );
+    let wrapped = format!("BEGIN; {scope}; {sql}; COMMIT;");
     conn.batch_execute(&wrapped).map_err(|error| {
         let _ = conn.batch_execute("ROLLBACK");
         error.to_string()
