@@ -60,9 +60,45 @@ fn field(line: &str, name: &str) -> f64 {
 /// Runs wrk with `script` for `seconds` over `connections` connections (on
 /// two threads, one per core).
 pub fn wrk(script: &Path, base_url: &str, connections: u32, seconds: u64) -> HttpFigures {
+    wrk_on_threads(script, base_url, connections, seconds, 2)
+}
+
+/// Drives every instance at once, each with its share of `connections`
+/// (one wrk per instance, so that each is loaded alike, as a load balancer
+/// would): requests and throughput add up; p50 and p99 are the slowest
+/// instance's.
+pub fn wrk_all(script: &Path, base_urls: &[String], connections: u32, seconds: u64) -> HttpFigures {
+    if let [only] = base_urls {
+        return wrk(script, only, connections, seconds);
+    }
+    let share = (connections / base_urls.len() as u32).max(1);
+    let runs: Vec<HttpFigures> = std::thread::scope(|scope| {
+        let handles: Vec<_> = base_urls
+            .iter()
+            .map(|url| scope.spawn(move || wrk_on_threads(script, url, share, seconds, 1)))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    HttpFigures {
+        requests: runs.iter().map(|r| r.requests).sum(),
+        requests_per_s: runs.iter().map(|r| r.requests_per_s).sum(),
+        p50_ms: runs.iter().map(|r| r.p50_ms).fold(0.0, f64::max),
+        p99_ms: runs.iter().map(|r| r.p99_ms).fold(0.0, f64::max),
+        errors: runs.iter().map(|r| r.errors).sum(),
+    }
+}
+
+fn wrk_on_threads(
+    script: &Path,
+    base_url: &str,
+    connections: u32,
+    seconds: u64,
+    threads: u32,
+) -> HttpFigures {
+    let threads = threads.min(connections).max(1);
     let output = run_quietly(
         Command::new("wrk")
-            .args(["-t", "2", "-c", &connections.to_string()])
+            .args(["-t", &threads.to_string(), "-c", &connections.to_string()])
             .args(["-d", &format!("{seconds}s"), "--timeout", "10s"])
             .arg("-s")
             .arg(script)

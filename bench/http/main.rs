@@ -13,7 +13,12 @@
 //!
 //! Options: `--seconds N` per run (default 20), `--quick` (5 s runs, the
 //! large account at 20,000 invoices), `--scenarios 1,3` (only those),
-//! `--connections 16,64`. Environment variables reach the service, so
+//! `--connections 16,64`, `--instances N` (N `serve` processes on the one
+//! database, each driven by its own wrk with its share of the connections,
+//! as behind a load balancer), `--pgbouncer` (the instances connect through
+//! Debian's PgBouncer in transaction pooling, with
+//! DB_PREPARED_STATEMENTS=false; pgbench still connects directly, as the
+//! baseline). Environment variables reach the service, so
 //! `DB_POOL_MAX_SIZE=4 cargo bench --bench http` measures another pool
 //! size. Needs the PostgreSQL server binaries; wrk is installed from
 //! Debian's packages when missing (as root).
@@ -45,6 +50,8 @@ struct Options {
     large_invoices: i64,
     scenarios: Vec<usize>,
     connections: Vec<u32>,
+    instances: usize,
+    pgbouncer: bool,
 }
 
 impl Options {
@@ -77,6 +84,10 @@ impl Options {
                 .into_iter()
                 .map(|n| n as u32)
                 .collect(),
+            instances: value("--instances")
+                .map(|n| n.parse().expect("--instances N"))
+                .unwrap_or(1),
+            pgbouncer: args.iter().any(|a| a == "--pgbouncer"),
         }
     }
 }
@@ -88,12 +99,13 @@ struct Service {
 }
 
 impl Service {
-    fn start(database_url: &str, log: PathBuf) -> Self {
+    fn start(database_url: &str, prepared_statements: bool, log: PathBuf) -> Self {
         let port = free_port();
         let log = std::fs::File::create(log).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_invoiced"))
             .arg("serve")
             .env("DATABASE_URL", database_url)
+            .env("DB_PREPARED_STATEMENTS", prepared_statements.to_string())
             .env("BIND_ADDR", format!("127.0.0.1:{port}"))
             .env_remove("MIGRATION_DATABASE_URL")
             .stdin(Stdio::null())
@@ -146,6 +158,78 @@ impl Drop for Service {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Debian's PgBouncer in transaction pooling in front of the cluster, run
+/// as the server's OS user; stopped when dropped.
+struct Bouncer {
+    child: Child,
+    port: u16,
+}
+
+impl Bouncer {
+    fn start(work: &WorkDir, cluster: &BenchCluster) -> Self {
+        assert!(
+            ensure_program("pgbouncer", "pgbouncer"),
+            "pgbouncer is needed"
+        );
+        let dir = work.join("pgbouncer");
+        std::fs::create_dir_all(&dir).unwrap();
+        let port = free_port();
+        std::fs::write(
+            dir.join("userlist.txt"),
+            format!("\"invoiced_app\" \"{}\"\n", support::PASSWORD),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("pgbouncer.ini"),
+            format!(
+                "[databases]\n* = host=127.0.0.1 port={}\n\n[pgbouncer]\n\
+                 listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n\
+                 auth_type = plain\nauth_file = {dir}/userlist.txt\npool_mode = transaction\n\
+                 max_client_conn = 2000\ndefault_pool_size = 20\nlogfile = {dir}/pgbouncer.log\n",
+                cluster.port,
+                dir = dir.display(),
+            ),
+        )
+        .unwrap();
+        let mut command = Command::new("pgbouncer");
+        command.arg(dir.join("pgbouncer.ini"));
+        invoiced::local_postgres::run_as_server_user(
+            &mut command,
+            &[&dir, &dir.join("userlist.txt"), &dir.join("pgbouncer.ini")],
+        )
+        .unwrap_or_else(|error| panic!("{error}"));
+        let child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start pgbouncer");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "pgbouncer did not start listening"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self { child, port }
+    }
+
+    fn app_url(&self, database: &str) -> String {
+        format!(
+            "postgresql://invoiced_app:{}@127.0.0.1:{}/{database}",
+            support::PASSWORD,
+            self.port
+        )
+    }
+}
+
+impl Drop for Bouncer {
+    fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -206,11 +290,11 @@ fn per_request(statements: &BTreeMap<String, u64>, requests: u64) -> Vec<String>
 /// compares what each sent to PostgreSQL. Doubles as the warm-up.
 fn compare_statements(
     cluster: &BenchCluster,
-    service: &Service,
+    services: &[Service],
     files: &Files,
 ) -> Result<usize, String> {
     reset_statements(cluster);
-    let http = load::wrk(&files.lua, &service.base_url, 4, 3);
+    let http = load::wrk_all(&files.lua, &base_urls(services), 4, 3);
     let served = statements(cluster);
     reset_statements(cluster);
     let raw = load::pgbench(
@@ -286,6 +370,10 @@ struct Row {
     raw_cpu_us: f64,
 }
 
+fn base_urls(services: &[Service]) -> Vec<String> {
+    services.iter().map(|s| s.base_url.clone()).collect()
+}
+
 fn build(number: usize, tenants: &[Tenant], large_invoices: i64) -> Scenario {
     let large = &tenants[0];
     match number {
@@ -338,7 +426,21 @@ fn main() {
         started.elapsed().as_secs_f64()
     );
 
-    let service = Service::start(&cluster.app_url(DATABASE), work.join("invoiced.log"));
+    let bouncer = options.pgbouncer.then(|| Bouncer::start(&work, &cluster));
+    let app_url = bouncer
+        .as_ref()
+        .map_or_else(|| cluster.app_url(DATABASE), |b| b.app_url(DATABASE));
+    let services: Vec<Service> = (0..options.instances.max(1))
+        .map(|n| {
+            Service::start(
+                &app_url,
+                bouncer.is_none(),
+                work.join(format!("invoiced-{n}.log")),
+            )
+        })
+        .collect();
+    let urls = base_urls(&services);
+    let services_cpu = || services.iter().map(Service::cpu_seconds).sum::<f64>();
     let peak_connections = options.connections.iter().copied().max().unwrap_or(64);
 
     // p99 of scenarios 1 and 2 while the large account is small, to compare
@@ -351,13 +453,8 @@ fn main() {
         let scenario = build(number, &tenants, SMALL_LARGE_ACCOUNT);
         let files = write_files(&work, &scenario);
         // Warmed up as long as the full-size runs (by the statement check).
-        load::wrk(&files.lua, &service.base_url, 4, 6);
-        let figures = load::wrk(
-            &files.lua,
-            &service.base_url,
-            peak_connections,
-            options.seconds,
-        );
+        load::wrk_all(&files.lua, &urls, 4, 6);
+        let figures = load::wrk_all(&files.lua, &urls, peak_connections, options.seconds);
         small_p99.insert(number, figures.p99_ms);
     }
 
@@ -378,16 +475,16 @@ fn main() {
     for &number in &options.scenarios {
         let scenario = build(number, &tenants, options.large_invoices);
         let files = write_files(&work, &scenario);
-        match compare_statements(&cluster, &service, &files) {
+        match compare_statements(&cluster, &services, &files) {
             Ok(count) => {
                 statement_counts.insert(number, count);
             }
             Err(difference) => mismatches.push(format!("scenario {number}: {difference}")),
         }
         for &connections in &options.connections {
-            let (service_before, postgres_before) = (service.cpu_seconds(), cluster.cpu_seconds());
-            let http = load::wrk(&files.lua, &service.base_url, connections, options.seconds);
-            let service_cpu = service.cpu_seconds() - service_before;
+            let (service_before, postgres_before) = (services_cpu(), cluster.cpu_seconds());
+            let http = load::wrk_all(&files.lua, &urls, connections, options.seconds);
+            let service_cpu = services_cpu() - service_before;
             let postgres_cpu = cluster.cpu_seconds() - postgres_before;
             let raw_before = cluster.cpu_seconds();
             let sql = load::pgbench(
@@ -416,14 +513,27 @@ fn main() {
             });
         }
     }
-    let rss = service.peak_rss_mb();
-    drop(service);
+    let rss = services
+        .iter()
+        .map(Service::peak_rss_mb)
+        .fold(0.0, f64::max);
+    drop(services);
+    drop(bouncer);
 
     println!(
         "\n{} accounts; the large one with {} invoices of 5 items; {} s per run; wrk and pgbench on 2 threads",
         tenants.len(),
         options.large_invoices,
         options.seconds
+    );
+    println!(
+        "{} instance(s) of invoiced serve, {}",
+        options.instances.max(1),
+        if options.pgbouncer {
+            "through PgBouncer (transaction pooling, DB_PREPARED_STATEMENTS=false)"
+        } else {
+            "connected directly"
+        }
     );
     println!(
         "\n{:<40} {:>5} {:>9} {:>8} {:>8} {:>7} {:>11} {:>11} {:>7}",
@@ -490,7 +600,7 @@ fn main() {
             );
         }
     }
-    println!("\ninvoiced peak RSS under load: {rss:.1} MB");
+    println!("\ninvoiced peak RSS under load (the largest instance): {rss:.1} MB");
     println!(
         "\ntargets: scenario 1 ≥ 60 % and scenario 3 ≥ 50 % of raw SQL; p99 < 20 ms at 64 connections; RSS < 100 MB"
     );
