@@ -1,4 +1,3 @@
-DROP TYPE invoice_item_sums;
 DO $$
 BEGIN
     IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'invoiced_app') THEN

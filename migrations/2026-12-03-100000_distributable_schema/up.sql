@@ -263,7 +263,3 @@ BEGIN
 END
 $$;
 
--- The sums an invoice's lines add up to, as one value (see
--- models/fragments.rs): a named type, because Citus cannot read an
--- anonymous record back from a worker.
-CREATE TYPE invoice_item_sums AS (subtotal numeric, tax numeric, document_tax numeric);

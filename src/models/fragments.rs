@@ -10,7 +10,7 @@
 use diesel::expression::{AppearsOnTable, Expression, SelectableExpression, ValidGrouping};
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
-use diesel::sql_types::{Bool, Nullable, Numeric, Record, Text, Timestamptz};
+use diesel::sql_types::{Array, Bool, Nullable, Numeric, Text, Timestamptz};
 use diesel::{QueryResult, expression::is_aggregate};
 
 use crate::models::api_key::LAST_USED_RESOLUTION_SQL;
@@ -87,12 +87,12 @@ macro_rules! account_sql {
 account_sql!(
     /// Σ of the invoice's line subtotals, Σ of their taxes (`line`
     /// rounding), and Σ over its breakdown entries of round(Σ subtotals ×
-    /// rate / 100) (`document` rounding); NULLs without lines. One row: one
-    /// scan of the items, not one per sum; of a named type, which Citus can
-    /// pass back from a worker (an anonymous record it cannot).
-    ItemsSums: Nullable<Record<(Nullable<Numeric>, Nullable<Numeric>, Nullable<Numeric>)>>,
+    /// rate / 100) (`document` rounding); NULLs without lines. One array:
+    /// one scan of the items, not one per sum (an array rather than a
+    /// record, which Citus cannot read back from a worker).
+    ItemsSums: Nullable<Array<Nullable<Numeric>>>,
     on invoices::table,
-    "(SELECT ROW(sum(g.subtotal), sum(g.tax), sum(round(g.subtotal * g.rate / 100, 2)))::invoice_item_sums \
+    "(SELECT ARRAY[sum(g.subtotal), sum(g.tax), sum(round(g.subtotal * g.rate / 100, 2))] \
       FROM (SELECT sum(l.subtotal) AS subtotal, sum(l.tax) AS tax, l.tax_rate AS rate \
             FROM invoice_items l \
             WHERE l.account_id = ",

@@ -254,11 +254,14 @@ pub fn delete(conn: &mut TenantConn<'_>, id: InvoiceId) -> QueryResult<usize> {
 // subqueries (see `fragments`), each an index lookup on `(account_id,
 // invoice_id)`, so a row and its amounts take one statement, and a page
 // one statement whatever its size.
-type ItemSums = Option<(Option<BigDecimal>, Option<BigDecimal>, Option<BigDecimal>)>;
+/// [subtotal, line-rounded tax, document-rounded tax] (see ItemsSums).
+type ItemSums = Option<Vec<Option<BigDecimal>>>;
 type Sums = (ItemSums, Option<BigDecimal>, Option<BigDecimal>);
 
 fn totals_of(invoice: &Invoice, (items, paid, credited): Sums) -> Totals {
-    let (subtotal, line_tax, document_tax) = items.unwrap_or_default();
+    let items = items.unwrap_or_default();
+    let sum = |index: usize| items.get(index).cloned().flatten();
+    let (subtotal, line_tax, document_tax) = (sum(0), sum(1), sum(2));
     Totals {
         subtotal: money(subtotal),
         tax_total: money(match invoice.tax_rounding {
