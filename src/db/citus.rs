@@ -17,9 +17,11 @@
 //! distributed, and the keys added back from their catalog definitions
 //! (which validates them), all in one transaction, with the tables' own
 //! triggers off while existing rows are copied. A later migration that
-//! creates a tenant table with a foreign key to a distributed one has to
-//! create it without that key and let distribution add it back: on Citus,
-//! create the table, then `invoiced distribute` (run_pending does it).
+//! creates a tenant table with a foreign key to a distributed one cannot
+//! add that key on Citus while the new table is still local (and the keys
+//! set aside here are only those that existed): there it has to create
+//! the table, distribute it (`create_distributed_table`, co-located), and
+//! then add the key.
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
