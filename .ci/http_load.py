@@ -16,6 +16,7 @@ import json
 import random
 import sys
 import threading
+import time
 
 KEY, ACCOUNT, TOTAL = sys.argv[1], sys.argv[2], int(sys.argv[3])
 PORTS = [int(p) for p in sys.argv[4:]]
@@ -36,14 +37,23 @@ def client(seed, budget):
         "Content-Type": "application/json",
     }
     sent = 0
+    last_used = {p: time.monotonic() for p in PORTS}
 
     def call(method, path, expect, body=None):
         nonlocal sent
         sent += 1
-        conn = conns[rnd.choice(PORTS)]
+        port = rnd.choice(PORTS)
+        conn = conns[port]
+        # The service closes a keep-alive connection after 5 s idle; one
+        # reused just as it does so fails without the request ever being
+        # read. Reconnect before that instead (any other dropped
+        # connection still fails the run).
+        if time.monotonic() - last_used[port] > 4.0:
+            conn.close()
         conn.request(method, path, None if body is None else json.dumps(body), headers)
         response = conn.getresponse()
         data = response.read()
+        last_used[port] = time.monotonic()
         with lock:
             codes[response.status] += 1
             if response.status != expect:
