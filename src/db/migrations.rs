@@ -152,14 +152,16 @@ fn with_migration_lock<T>(
 /// distributes what they created (see `db::citus`).
 pub fn run_pending(conn: &mut PgConnection) -> Result<Vec<MigrationName>, MigrationError> {
     with_migration_lock(conn, |conn| {
-        allow_triggers_on_citus(conn)?;
+        let on_citus = allow_triggers_on_citus(conn)?;
         let applied: Vec<MigrationName> = conn
             .run_pending_migrations(MIGRATIONS)
             .map_err(MigrationError::Harness)?
             .iter()
             .map(|v| name_of(&v.to_string()))
             .collect();
-        distribute_locked(conn)?;
+        if on_citus {
+            distribute_locked(conn)?;
+        }
         Ok(applied)
     })
 }
@@ -175,9 +177,11 @@ pub fn distribute(conn: &mut PgConnection) -> Result<super::citus::Distribution,
 /// needs `citus.enable_unsafe_triggers` (ours touch only co-located rows of
 /// the same account, which is what makes them safe there). Session
 /// settings of the migration connection, which is the owner's own.
-fn allow_triggers_on_citus(conn: &mut PgConnection) -> Result<(), MigrationError> {
+/// Returns whether the database is on Citus.
+fn allow_triggers_on_citus(conn: &mut PgConnection) -> Result<bool, MigrationError> {
     use diesel::connection::SimpleConnection;
-    if super::citus::is_citus(conn).map_err(MigrationError::Distribute)? {
+    let on_citus = super::citus::is_citus(conn).map_err(MigrationError::Distribute)?;
+    if on_citus {
         // Sequential: a migration mixes DDL on distributed tables with
         // function definitions, which Citus refuses after a parallel
         // command in the same transaction.
@@ -187,7 +191,7 @@ fn allow_triggers_on_citus(conn: &mut PgConnection) -> Result<(), MigrationError
         )
         .map_err(MigrationError::Distribute)?;
     }
-    Ok(())
+    Ok(on_citus)
 }
 
 fn distribute_locked(

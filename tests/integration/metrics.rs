@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::harness::http_client::request;
 use crate::harness::process::RunningService;
-use crate::harness::{TestDatabase, invoiced, output_within};
+use crate::harness::{TestDatabase, invoiced};
 
 /// Every sample of `text` as Prometheus parses it: family, type, sample
 /// name, labels, value.
@@ -80,18 +80,7 @@ fn value(samples: &[Value], name: &str, labels: &[(&str, &str)]) -> f64 {
 #[test]
 fn metrics_count_requests_by_route_pattern_and_pass_prometheus_parser() {
     let db = TestDatabase::new();
-    let created = output_within(
-        invoiced()
-            .args(["accounts", "create", "acme", "--name", "Acme Ltd"])
-            .env("DATABASE_URL", db.owner_url()),
-        Duration::from_secs(60),
-    );
-    let stdout = String::from_utf8(created.stdout).unwrap();
-    let key = stdout
-        .lines()
-        .find(|line| line.starts_with("inv_"))
-        .unwrap_or_else(|| panic!("no key in: {stdout}"))
-        .to_owned();
+    let key = crate::service_process::with_acme(&db);
     let metrics_port = free_port();
     let mut service = RunningService::start(
         invoiced()

@@ -11,7 +11,7 @@ use crate::harness::process::RunningService;
 use crate::harness::{TestDatabase, execute, invoiced, output_within, scalar};
 
 /// A database with account `acme`; returns its key.
-fn with_acme(db: &TestDatabase) -> String {
+pub(crate) fn with_acme(db: &TestDatabase) -> String {
     let output = output_within(
         invoiced()
             .args(["accounts", "create", "acme", "--name", "Acme Ltd"])

@@ -125,19 +125,15 @@ pub fn output_within(command: &mut Command, timeout: std::time::Duration) -> std
 /// first sets `app.account_id` (what row-level security checks). Rolls back
 /// and returns the error text when a statement fails.
 pub fn try_as_tenant(conn: &mut PgConnection, account: &str, sql: &str) -> Result<(), String> {
-    // On Citus, the harness makes the service's role fail any statement
-    // that would reach several shards; this SQL is a test's, often exactly
-    // such a statement, whose refusal by the database is under test.
-    // And there the account reaches the workers (where row-level security
-    // checks it) only by SET LOCAL, as the service sets it.
-    let scope = if server::citus().is_some() {
-        format!(
-            "SET LOCAL citus.multi_task_query_log_level = 'off';
-             SET LOCAL citus.propagate_set_commands = 'local'; SET LOCAL app.account_id = '{account}'"
-        )
-    } else {
-        format!("SELECT set_config('app.account_id', '{account}', true)")
-    };
+    // Scoped with SET LOCAL, as the service scopes its transactions (on
+    // Citus only SET LOCAL reaches the workers). The multi-shard guard the
+    // harness sets there for the service's role is off: this SQL is a
+    // test's, often exactly such a statement, whose refusal is under test.
+    // (Both citus settings are inert placeholders on plain PostgreSQL.)
+    let scope = format!(
+        "SET LOCAL citus.multi_task_query_log_level = 'off';
+         SET LOCAL citus.propagate_set_commands = 'local'; SET LOCAL app.account_id = '{account}'"
+    );
     let wrapped = format!("BEGIN; {scope}; {sql}; COMMIT;");
     conn.batch_execute(&wrapped).map_err(|error| {
         let _ = conn.batch_execute("ROLLBACK");
