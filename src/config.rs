@@ -267,6 +267,45 @@ pub struct Config {
     pub request_body_limit: usize,
     /// METRICS_BIND_ADDR: where /metrics is served; unset, it is not.
     pub metrics_bind_addr: Option<SocketAddr>,
+    pub webhooks: WebhookConfig,
+}
+
+/// Events and their delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookConfig {
+    /// WEBHOOK_WORKERS: concurrent senders in this instance (0: none, an
+    /// API-only instance).
+    pub workers: usize,
+    /// WEBHOOK_ALLOW_INSECURE: allow http and non-public destinations (dev
+    /// and tests only).
+    pub allow_insecure: bool,
+    /// EVENT_RETENTION_DAYS: events older than this are pruned.
+    pub event_retention_days: u32,
+}
+
+impl WebhookConfig {
+    pub fn from_source(source: &dyn Source) -> Result<Self, ConfigError> {
+        let workers: usize = parse(
+            source,
+            "WEBHOOK_WORKERS",
+            "a whole number of workers (0 for none)",
+        )?
+        .unwrap_or(2);
+        if workers > 64 {
+            return Err(ConfigError::Invalid {
+                var: "WEBHOOK_WORKERS",
+                value: workers.to_string(),
+                expected: "at most 64".into(),
+            });
+        }
+        let days: u32 = parse(source, "EVENT_RETENTION_DAYS", "a whole number of days")?
+            .unwrap_or(crate::events::DEFAULT_RETENTION_DAYS);
+        Ok(Self {
+            workers,
+            allow_insecure: parse_bool(source, "WEBHOOK_ALLOW_INSECURE")?.unwrap_or(false),
+            event_retention_days: positive("EVENT_RETENTION_DAYS", days, days.to_string())?,
+        })
+    }
 }
 
 impl Config {
@@ -307,6 +346,7 @@ impl Config {
                 "METRICS_BIND_ADDR",
                 "an address like 127.0.0.1:9090",
             )?,
+            webhooks: WebhookConfig::from_source(source)?,
         })
     }
 }
@@ -344,6 +384,35 @@ mod tests {
         assert!(!config.auto_migrate);
         assert_eq!(config.admin_token, None);
         assert_eq!(config.request_body_limit, 262_144);
+        assert_eq!(config.webhooks.workers, 2);
+        assert!(!config.webhooks.allow_insecure);
+        assert_eq!(config.webhooks.event_retention_days, 90);
+    }
+
+    #[test]
+    fn webhook_settings_are_checked() {
+        let url = ("DATABASE_URL", "postgresql://app@db/invoiced");
+        let set = config(&[
+            url,
+            ("WEBHOOK_WORKERS", "0"),
+            ("WEBHOOK_ALLOW_INSECURE", "true"),
+            ("EVENT_RETENTION_DAYS", "7"),
+        ])
+        .unwrap();
+        assert_eq!(set.webhooks.workers, 0);
+        assert!(set.webhooks.allow_insecure);
+        assert_eq!(set.webhooks.event_retention_days, 7);
+        for (var, bad) in [
+            ("WEBHOOK_WORKERS", "-1"),
+            ("WEBHOOK_WORKERS", "65"),
+            ("WEBHOOK_ALLOW_INSECURE", "maybe"),
+            ("EVENT_RETENTION_DAYS", "0"),
+        ] {
+            match config(&[url, (var, bad)]) {
+                Err(ConfigError::Invalid { var: named, .. }) => assert_eq!(named, var),
+                other => panic!("{var}={bad}: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -114,6 +114,8 @@ pub fn run() -> Result<(), DevError> {
     {
         let config = Config::from_source(&|var: &str| match var {
             "AUTO_MIGRATE" => Some("true".to_owned()),
+            // A developer's receiver runs on http://localhost.
+            "WEBHOOK_ALLOW_INSECURE" => Environment.get(var).or(Some("true".to_owned())),
             other => Environment.get(other),
         })?;
         let owner = config.database.owner()?.to_owned();
@@ -162,6 +164,7 @@ pub fn run() -> Result<(), DevError> {
         "DATABASE_URL" => Some(urls.app.clone()),
         "MIGRATION_DATABASE_URL" => Some(urls.owner.clone()),
         "AUTO_MIGRATE" => Some("true".to_owned()),
+        "WEBHOOK_ALLOW_INSECURE" => Environment.get(var).or(Some("true".to_owned())),
         other => Environment.get(other),
     })?;
     let result = serve(config, &urls.owner, Some(&secrets));

@@ -15,7 +15,9 @@
 //! - [`documents`]: what an invoice says, and what an e-invoice needs.
 //! - [`admin`]: accounts and API keys, for `/admin` and the CLI.
 //! - [`import`]: `invoiced import-sqlite`, the legacy SQLite importer.
-//! - [`maintenance`]: what `serve` prunes now and then (expired keys).
+//! - [`maintenance`]: what `serve` prunes now and then (expired keys, old events).
+//! - [`events`]: the event written with every change (audit trail, outbox).
+//! - [`webhooks`]: endpoints, destination rules, signing, the sender.
 //! - [`metrics`]: what `/metrics` reports, in Prometheus' text format.
 //! - [`verify`]: `invoiced verify`, the invariants checked on a live database.
 //! - [`local_postgres`]: a private PostgreSQL started from the installed
@@ -30,6 +32,7 @@ pub mod db;
 pub mod dev;
 pub mod documents;
 pub mod domain;
+pub mod events;
 pub mod http;
 pub mod import;
 pub mod invoicing;
@@ -41,3 +44,4 @@ pub mod numbering;
 pub mod schema;
 pub mod verify;
 pub mod views;
+pub mod webhooks;

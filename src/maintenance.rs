@@ -5,7 +5,7 @@
 use diesel::PgConnection;
 use diesel::QueryResult;
 
-use crate::models::idempotency_key;
+use crate::models::{event, idempotency_key};
 
 /// How often `serve` runs a pass.
 pub const INTERVAL: std::time::Duration = std::time::Duration::from_secs(600);
@@ -17,11 +17,20 @@ const BATCH: i32 = 10_000;
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Pruned {
     pub idempotency_keys: i64,
+    pub events: i64,
 }
 
-/// One pass: expired Idempotency-Keys of every account.
-pub fn run_once(conn: &mut PgConnection) -> QueryResult<Pruned> {
+/// One pass: expired Idempotency-Keys, and events (with their deliveries)
+/// older than `event_retention_days`, of every account.
+pub fn run_once(conn: &mut PgConnection, event_retention_days: u32) -> QueryResult<Pruned> {
     let mut pruned = Pruned::default();
+    loop {
+        let removed = event::prune_expired(conn, event_retention_days, BATCH)?;
+        pruned.events += removed;
+        if removed < i64::from(BATCH) {
+            break;
+        }
+    }
     loop {
         let removed = idempotency_key::prune_expired(conn, BATCH)?;
         pruned.idempotency_keys += removed;

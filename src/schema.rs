@@ -121,6 +121,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    events (account_id, id) {
+        account_id -> Text,
+        id -> Int8,
+        #[sql_name = "type"]
+        type_ -> Text,
+        data -> Jsonb,
+        request_id -> Nullable<Text>,
+        api_key_id -> Nullable<Int8>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     id_counters (account_id, table_name) {
         account_id -> Text,
         table_name -> Text,
@@ -202,12 +215,56 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_attempts (account_id, id) {
+        account_id -> Text,
+        id -> Int8,
+        delivery_id -> Int8,
+        endpoint_id -> Int8,
+        event_id -> Int8,
+        attempt -> Int4,
+        attempted_at -> Timestamptz,
+        status_code -> Nullable<Int4>,
+        latency_ms -> Int4,
+        error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (account_id, id) {
+        account_id -> Text,
+        id -> Int8,
+        endpoint_id -> Int8,
+        event_id -> Int8,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    webhook_endpoints (account_id, id) {
+        account_id -> Text,
+        id -> Int8,
+        url -> Text,
+        event_types -> Array<Nullable<Text>>,
+        description -> Nullable<Text>,
+        enabled -> Bool,
+        secret -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(api_keys -> accounts (account_id));
 diesel::joinable!(customers -> accounts (account_id));
 diesel::joinable!(document_numbers -> accounts (account_id));
+diesel::joinable!(events -> accounts (account_id));
 diesel::joinable!(id_counters -> accounts (account_id));
 diesel::joinable!(idempotency_keys -> accounts (account_id));
 diesel::joinable!(number_sequences -> accounts (account_id));
+diesel::joinable!(webhook_endpoints -> accounts (account_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
@@ -217,10 +274,14 @@ diesel::allow_tables_to_appear_in_same_query!(
     credit_notes,
     customers,
     document_numbers,
+    events,
     id_counters,
     idempotency_keys,
     invoice_items,
     invoices,
     number_sequences,
     payments,
+    webhook_attempts,
+    webhook_deliveries,
+    webhook_endpoints,
 );

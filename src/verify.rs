@@ -128,6 +128,72 @@ type TableGrants = (
 
 const APP_GRANTS: &[TableGrants] = &[
     ("__diesel_schema_migrations", &["SELECT"], &[]),
+    // The audit trail: written and read, never changed.
+    (
+        "events",
+        &["SELECT"],
+        &[(
+            "INSERT",
+            &["account_id", "type", "data", "request_id", "api_key_id"],
+        )],
+    ),
+    (
+        "webhook_endpoints",
+        &["SELECT", "DELETE"],
+        &[
+            (
+                "INSERT",
+                &[
+                    "account_id",
+                    "url",
+                    "event_types",
+                    "description",
+                    "enabled",
+                    "secret",
+                ],
+            ),
+            (
+                "UPDATE",
+                &["url", "event_types", "description", "enabled", "updated_at"],
+            ),
+        ],
+    ),
+    (
+        "webhook_deliveries",
+        &["SELECT"],
+        &[
+            (
+                "INSERT",
+                &[
+                    "account_id",
+                    "endpoint_id",
+                    "event_id",
+                    "status",
+                    "attempts",
+                    "next_attempt_at",
+                ],
+            ),
+            ("UPDATE", &["status", "next_attempt_at"]),
+        ],
+    ),
+    (
+        "webhook_attempts",
+        &["SELECT"],
+        &[(
+            "INSERT",
+            &[
+                "account_id",
+                "delivery_id",
+                "endpoint_id",
+                "event_id",
+                "attempt",
+                "attempted_at",
+                "status_code",
+                "latency_ms",
+                "error",
+            ],
+        )],
+    ),
     (
         "accounts",
         &["SELECT"],
@@ -386,6 +452,9 @@ const APP_GRANTS: &[TableGrants] = &[
 /// The functions the service's role may call (beyond PUBLIC's).
 const APP_FUNCTIONS: &[&str] = &[
     "prune_expired_idempotency_keys",
+    "prune_expired_events",
+    "claim_webhook_deliveries",
+    "webhook_queue_depth",
     "take_document_sequence",
     "set_next_document_sequence",
     "scoped_account",

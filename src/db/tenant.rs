@@ -57,6 +57,8 @@ pub struct TenantConn<'a> {
     conn: &'a mut PgConnection,
     account: &'a AccountId,
     actor: &'a Actor,
+    /// Events written through this connection (for /metrics, once committed).
+    events_written: u32,
 }
 
 impl<'a> TenantConn<'a> {
@@ -67,7 +69,17 @@ impl<'a> TenantConn<'a> {
             conn,
             account,
             actor,
+            events_written: 0,
         }
+    }
+
+    /// Counts one event written in this transaction.
+    pub fn count_event(&mut self) {
+        self.events_written += 1;
+    }
+
+    pub fn events_written(&self) -> u32 {
+        self.events_written
     }
 
     /// The account every query through this connection must filter on.

@@ -77,6 +77,8 @@ row_id!(ItemId, "item");
 row_id!(PaymentId, "payment");
 row_id!(ApiKeyId, "API key");
 row_id!(CreditNoteId, "credit note");
+row_id!(EventId, "event");
+row_id!(WebhookEndpointId, "webhook endpoint");
 
 #[cfg(test)]
 mod tests {

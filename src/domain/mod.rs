@@ -3,6 +3,7 @@
 
 mod account_id;
 mod dates;
+mod event_type;
 mod ids;
 mod money;
 mod number_format;
@@ -14,7 +15,11 @@ mod validation;
 
 pub use account_id::AccountId;
 pub use dates::{MIN_YEAR, parse_date, parse_timestamp};
-pub use ids::{ApiKeyId, CreditNoteId, CustomerId, InvoiceId, ItemId, PaymentId, RowId};
+pub use event_type::{EventSelection, EventType};
+pub use ids::{
+    ApiKeyId, CreditNoteId, CustomerId, EventId, InvoiceId, ItemId, PaymentId, RowId,
+    WebhookEndpointId,
+};
 pub use money::{
     Currency, DecimalInput, Money, Quantity, TaxRate, amount_input_schema, line_amounts,
     price_input_schema, quantity_input_schema, tax_rate_input_schema,

@@ -13,9 +13,10 @@ use super::tenant::Tenant;
 use crate::accounts::{self, ProfileUpdate};
 use crate::db::in_tenant_transaction;
 use crate::domain::{
-    AccountId, AddressInput, Currency, Email, Locale, Name, NumberFormat, NumberReset,
+    AccountId, AddressInput, Currency, Email, EventType, Locale, Name, NumberFormat, NumberReset,
     OptionalText, TaxRounding, Validation, parse_bic, parse_iban, parse_party_name, parse_vat_id,
 };
+use crate::events;
 use crate::models::account::ProfileChanges;
 use crate::views::AccountView;
 
@@ -305,7 +306,9 @@ pub async fn update_account(
     let view = tenant
         .transaction(&state.db, move |conn| {
             let update = patch.parse()?;
-            Ok(accounts::update(conn, &update)?)
+            let view = accounts::update(conn, &update)?;
+            events::record(conn, EventType::AccountUpdated, &view)?;
+            Ok(view)
         })
         .await?;
     Ok(web::Json(view))
@@ -365,9 +368,10 @@ pub async fn admin_update_account(
                 return Ok(None);
             }
             in_tenant_transaction(conn, &target, |conn| {
-                accounts::update(conn, &update).map(Some)
+                let view = accounts::update(conn, &update)?;
+                events::record(conn, EventType::AccountUpdated, &view)?;
+                Ok::<_, ApiError>(Some(view))
             })
-            .map_err(ApiError::from)
         })
         .await?
         .ok_or_else(|| ApiError::not_found("account", &account))?;

@@ -11,18 +11,20 @@ use super::AppState;
 use super::error::{ApiError, Problem};
 use super::extract::{JsonBody, QueryParams};
 use super::idempotency::IdempotentPost;
+use super::invoices::record_settlement;
 use super::pagination::{List, page_request};
 use super::tenant::Tenant;
 use crate::domain::{
-    CreditNoteId, DecimalInput, InvoiceId, ItemId, Money, Name, Quantity, RowId, TaxCategory,
-    TaxRate, Validation, parse_exemption_reason, price_input_schema, quantity_input_schema,
-    tax_rate_input_schema,
+    CreditNoteId, DecimalInput, EventType, InvoiceId, InvoiceStatus, ItemId, Money, Name, Quantity,
+    RowId, TaxCategory, TaxRate, Validation, parse_exemption_reason, price_input_schema,
+    quantity_input_schema, tax_rate_input_schema,
 };
+use crate::events;
 use crate::invoicing::{
     self, CreditLine, CreditRequest, FullCreditNote, InvoicingError, MAX_ITEMS, check_tax_fields,
     default_category,
 };
-use crate::views::CreditNoteView;
+use crate::views::{CreditNoteView, InvoiceView};
 
 pub fn routes(config: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
     config
@@ -252,9 +254,17 @@ pub async fn create_credit_note(
         StatusCode::CREATED,
         move || value.parse(),
         move |conn, (reason, request)| {
-            Ok(CreditNoteView::from(invoicing::create_credit_note(
+            let before = crate::models::invoice::find(conn, invoice)?
+                .map_or(InvoiceStatus::Issued, |found| found.status);
+            let note = CreditNoteView::from(invoicing::create_credit_note(
                 conn, invoice, &reason, &request,
-            )?))
+            )?);
+            events::record(conn, EventType::CreditNoteCreated, &note)?;
+            // Crediting what was left to pay settles the invoice (paid), or
+            // cancels it (void) when nothing was paid.
+            let now = InvoiceView::from(invoicing::get_invoice(conn, invoice)?);
+            record_settlement(conn, before, &now)?;
+            Ok(note)
         },
     )
     .await

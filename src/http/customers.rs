@@ -12,8 +12,10 @@ use super::idempotency::IdempotentPost;
 use super::pagination::{List, page_request};
 use super::tenant::Tenant;
 use crate::domain::{
-    AddressInput, CustomerId, Email, Locale, Name, OptionalText, Validation, parse_vat_id,
+    AddressInput, CustomerId, Email, EventType, Locale, Name, OptionalText, Validation,
+    parse_vat_id,
 };
+use crate::events;
 use crate::models::customer::{self, CustomerChanges, CustomerFields, CustomerFilter, Deletion};
 use crate::views::CustomerView;
 
@@ -327,7 +329,11 @@ pub async fn create_customer(
         &raw,
         StatusCode::CREATED,
         move || value.parse(),
-        |conn, fields| Ok(CustomerView::from(customer::create(conn, &fields)?)),
+        |conn, fields| {
+            let view = CustomerView::from(customer::create(conn, &fields)?);
+            events::record(conn, EventType::CustomerCreated, &view)?;
+            Ok(view)
+        },
     )
     .await
 }
@@ -376,11 +382,14 @@ pub async fn update_customer(
     let updated = tenant
         .transaction(&state.db, move |conn| {
             let changes = patch.parse()?;
-            Ok(customer::update(conn, id, &changes)?)
+            let view = CustomerView::from(
+                customer::update(conn, id, &changes)?.ok_or_else(|| not_found(id))?,
+            );
+            events::record(conn, EventType::CustomerUpdated, &view)?;
+            Ok(view)
         })
-        .await?
-        .ok_or_else(|| not_found(id))?;
-    Ok(web::Json(updated.into()))
+        .await?;
+    Ok(web::Json(updated))
 }
 
 /// Delete a customer (only while it has no invoices)
@@ -400,7 +409,19 @@ pub async fn delete_customer(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let outcome = tenant
-        .transaction(&state.db, move |conn| Ok(customer::delete(conn, id)?))
+        .transaction(&state.db, move |conn| {
+            // What the event shows: the customer as it was.
+            let before = customer::find(conn, id)?;
+            let outcome = customer::delete(conn, id)?;
+            if let (Deletion::Deleted, Some(before)) = (outcome, before) {
+                events::record(
+                    conn,
+                    EventType::CustomerDeleted,
+                    &CustomerView::from(before),
+                )?;
+            }
+            Ok(outcome)
+        })
         .await?;
     match outcome {
         Deletion::Deleted => Ok(HttpResponse::NoContent().finish()),

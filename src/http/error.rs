@@ -22,6 +22,7 @@ use crate::db::DbError;
 use crate::domain::{FieldError, ValidationErrors};
 use crate::invoicing::InvoicingError;
 use crate::numbering::NumberingError;
+use crate::webhooks::WebhookError;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -378,6 +379,19 @@ impl From<AccountError> for ApiError {
             AccountError::UnknownTimezone(_) => Self::invalid("timezone", detail),
             AccountError::Inconsistent { field, message } => Self::invalid(field, message),
             AccountError::Database(error) => error.into(),
+        }
+    }
+}
+
+impl From<WebhookError> for ApiError {
+    fn from(error: WebhookError) -> Self {
+        let detail = error.to_string();
+        match error {
+            WebhookError::TooManyEndpoints => Self::conflict("too-many-webhook-endpoints", detail),
+            WebhookError::EndpointNotFound(id) => Self::not_found("webhook endpoint", id),
+            WebhookError::EventNotFound(id) => Self::not_found("event", id),
+            WebhookError::NoSubscriber { .. } => Self::conflict("no-webhook-subscriber", detail),
+            WebhookError::Database(error) => error.into(),
         }
     }
 }

@@ -14,8 +14,8 @@ use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 use crate::domain::{
-    ApiKeyId, CreditNoteId, CustomerId, FieldError, InvoiceId, ItemId, PaymentId, RowId,
-    ValidationErrors,
+    ApiKeyId, CreditNoteId, CustomerId, EventId, FieldError, InvoiceId, ItemId, PaymentId, RowId,
+    ValidationErrors, WebhookEndpointId,
 };
 
 /// A JSON request body. Answers 415 unless the content type is JSON, 413
@@ -155,6 +155,8 @@ path_id!(ItemId, "item_id");
 path_id!(PaymentId, "payment_id");
 path_id!(ApiKeyId, "key_id");
 path_id!(CreditNoteId, "credit_note_id");
+path_id!(EventId, "event_id");
+path_id!(WebhookEndpointId, "endpoint_id");
 
 /// A query string, parsed into `T`; 400 naming the parameter when it
 /// cannot be.

@@ -15,11 +15,13 @@ use super::items::ItemCreate;
 use super::pagination::{List, page_request};
 use super::tenant::Tenant;
 use crate::domain::{
-    Currency, CustomerId, InvoiceId, InvoiceStatus, OptionalText, RowId, Validation, parse_date,
+    Currency, CustomerId, EventType, InvoiceId, InvoiceStatus, OptionalText, RowId, Validation,
+    parse_date,
 };
+use crate::events;
 use crate::invoicing::{self, FullInvoice, MAX_ITEMS};
 use crate::models::invoice::{InvoiceChanges, InvoiceFields, InvoiceFilter};
-use crate::views::InvoiceView;
+use crate::views::{CreditNoteView, InvoiceView};
 
 pub fn routes(config: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
     config
@@ -426,9 +428,9 @@ pub async fn create_invoice(
         StatusCode::CREATED,
         move || value.parse(),
         |conn, (fields, lines)| {
-            Ok(InvoiceView::from(invoicing::create_invoice(
-                conn, &fields, &lines,
-            )?))
+            let view = InvoiceView::from(invoicing::create_invoice(conn, &fields, &lines)?);
+            events::record(conn, EventType::InvoiceCreated, &view)?;
+            Ok(view)
         },
     )
     .await
@@ -477,10 +479,12 @@ pub async fn update_invoice(
     let full = tenant
         .transaction(&state.db, move |conn| {
             let changes = patch.parse()?;
-            Ok(invoicing::update_invoice(conn, id, &changes)?)
+            let view = InvoiceView::from(invoicing::update_invoice(conn, id, &changes)?);
+            events::record(conn, EventType::InvoiceUpdated, &view)?;
+            Ok(view)
         })
         .await?;
-    Ok(web::Json(full.into()))
+    Ok(web::Json(full))
 }
 
 /// Delete a draft invoice and its items
@@ -501,7 +505,11 @@ pub async fn delete_invoice(
 ) -> Result<HttpResponse, ApiError> {
     tenant
         .transaction(&state.db, move |conn| {
-            Ok(invoicing::delete_invoice(conn, id)?)
+            // What the event shows: the draft as it was.
+            let before = InvoiceView::from(invoicing::get_invoice(conn, id)?);
+            invoicing::delete_invoice(conn, id)?;
+            events::record(conn, EventType::InvoiceDeleted, &before)?;
+            Ok(())
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -530,7 +538,13 @@ pub async fn issue_invoice(
         &[],
         StatusCode::OK,
         || Ok(()),
-        move |conn, ()| Ok(InvoiceView::from(invoicing::issue_invoice(conn, id)?)),
+        move |conn, ()| {
+            let view = InvoiceView::from(invoicing::issue_invoice(conn, id)?);
+            events::record(conn, EventType::InvoiceIssued, &view)?;
+            // A 0.00 invoice is paid the moment it is issued.
+            record_settlement(conn, InvoiceStatus::Issued, &view)?;
+            Ok(view)
+        },
     )
     .await
 }
@@ -558,7 +572,46 @@ pub async fn void_invoice(
         &[],
         StatusCode::OK,
         || Ok(()),
-        move |conn, ()| Ok(InvoiceView::from(invoicing::void_invoice(conn, id)?)),
+        move |conn, ()| {
+            let (voided, cancellation) = invoicing::void_invoice(conn, id)?;
+            let view = InvoiceView::from(voided);
+            events::record(conn, EventType::InvoiceVoided, &view)?;
+            events::record(
+                conn,
+                EventType::CreditNoteCreated,
+                &CreditNoteView::from(cancellation),
+            )?;
+            Ok(view)
+        },
     )
     .await
+}
+
+/// Records `invoice.paid` or `invoice.voided` when the change that
+/// produced `view` (a payment, a credit note, issuing a 0.00 invoice) moved
+/// the invoice into that status from `before`.
+pub(super) fn record_settlement(
+    conn: &mut crate::db::TenantConn<'_>,
+    before: InvoiceStatus,
+    view: &InvoiceView,
+) -> diesel::QueryResult<()> {
+    if view.status == before {
+        return Ok(());
+    }
+    match view.status {
+        InvoiceStatus::Paid => events::record(conn, EventType::InvoicePaid, view).map(drop),
+        InvoiceStatus::Void => events::record(conn, EventType::InvoiceVoided, view).map(drop),
+        _ => Ok(()),
+    }
+}
+
+/// Records `invoice.updated` with the invoice as it is now (after a change
+/// to its lines).
+pub(super) fn record_invoice_updated(
+    conn: &mut crate::db::TenantConn<'_>,
+    id: InvoiceId,
+) -> Result<(), ApiError> {
+    let view = InvoiceView::from(invoicing::get_invoice(conn, id)?);
+    events::record(conn, EventType::InvoiceUpdated, &view)?;
+    Ok(())
 }

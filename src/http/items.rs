@@ -28,6 +28,7 @@ fn optional_tax_rate_input_schema() -> utoipa::openapi::schema::Schema {
     }
     schema
 }
+use super::invoices::record_invoice_updated;
 use super::tenant::Tenant;
 use crate::invoicing::{
     self, InvoicingError, LinePatch, NewLine, check_line, check_tax_fields, default_category,
@@ -278,7 +279,11 @@ pub async fn add_item(
                 .parse_into(&mut v)
                 .ok_or_else(|| v.into_errors().into())
         },
-        move |conn, line| Ok(ItemView::from(invoicing::add_item(conn, invoice, &line)?)),
+        move |conn, line| {
+            let item = ItemView::from(invoicing::add_item(conn, invoice, &line)?);
+            record_invoice_updated(conn, invoice)?;
+            Ok(item)
+        },
     )
     .await
 }
@@ -336,7 +341,9 @@ pub async fn update_item(
     let updated = tenant
         .transaction(&state.db, move |conn| {
             let patch = patch.parse()?;
-            Ok(invoicing::update_item(conn, invoice, item, &patch)?)
+            let updated = invoicing::update_item(conn, invoice, item, &patch)?;
+            record_invoice_updated(conn, invoice)?;
+            Ok(updated)
         })
         .await?;
     Ok(web::Json(updated.into()))
@@ -364,7 +371,8 @@ pub async fn delete_item(
 ) -> Result<HttpResponse, ApiError> {
     tenant
         .transaction(&state.db, move |conn| {
-            Ok(invoicing::delete_item(conn, invoice, item)?)
+            invoicing::delete_item(conn, invoice, item)?;
+            record_invoice_updated(conn, invoice)
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())

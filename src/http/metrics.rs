@@ -4,7 +4,9 @@
 use actix_web::{App, HttpResponse, web};
 
 use super::AppState;
-use crate::metrics::PoolSnapshot;
+use std::sync::atomic::Ordering;
+
+use crate::metrics::{PoolSnapshot, WebhookSnapshot};
 
 /// The content type of the text exposition format.
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -30,9 +32,29 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     if let Some(admin) = &state.admin {
         pools.push(snapshot("admin", &admin.db));
     }
+    let outcomes = &state.webhook_outcomes;
+    let webhooks = WebhookSnapshot {
+        queue_depth: queue_depth(&state).await,
+        delivered: outcomes.delivered.load(Ordering::Relaxed),
+        retried: outcomes.retried.load(Ordering::Relaxed),
+        failed: outcomes.failed.load(Ordering::Relaxed),
+    };
     HttpResponse::Ok()
         .content_type(TEXT_FORMAT)
-        .body(state.metrics.render(&pools))
+        .body(state.metrics.render(&pools, &webhooks))
+}
+
+/// The due deliveries, or None when the database does not answer (the
+/// scrape still reports the rest).
+async fn queue_depth(state: &AppState) -> Option<i64> {
+    let now = chrono::Utc::now();
+    state
+        .db
+        .run(move |conn, _| {
+            Ok::<_, super::ApiError>(crate::models::webhook_delivery::queue_depth(conn, now)?)
+        })
+        .await
+        .ok()
 }
 
 fn snapshot(pool: &'static str, db: &crate::db::Database) -> PoolSnapshot {

@@ -9,6 +9,7 @@ mod admin;
 mod credit_notes;
 mod customers;
 mod error;
+mod events;
 mod extract;
 mod idempotency;
 mod invoices;
@@ -21,6 +22,7 @@ mod pagination;
 mod payments;
 mod server;
 mod tenant;
+mod webhooks;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
@@ -45,6 +47,11 @@ pub struct AppState {
     pub body_limit: usize,
     /// What /metrics reports.
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
+    /// Where webhooks may be sent (checked when an endpoint is created or
+    /// changed; the sender checks again before each send).
+    pub webhook_policy: crate::webhooks::destination::Policy,
+    /// What this instance's webhook sender has done (for /metrics).
+    pub webhook_outcomes: std::sync::Arc<crate::webhooks::sender::Outcomes>,
 }
 
 /// The admin API's token and its pool (the owner role: administration
@@ -157,6 +164,8 @@ fn documented_routes(config: &mut utoipa_actix_web::service_config::ServiceConfi
     payments::routes(config);
     credit_notes::routes(config);
     account::routes(config);
+    events::routes(config);
+    webhooks::routes(config);
     admin::routes(config);
 }
 

@@ -10,15 +10,17 @@ use super::AppState;
 use super::error::{ApiError, Problem};
 use super::extract::{JsonBody, QueryParams};
 use super::idempotency::IdempotentPost;
+use super::invoices::record_settlement;
 use super::pagination::{List, page_request};
 use super::tenant::Tenant;
 use crate::domain::{
-    DecimalInput, InvoiceId, Money, OptionalText, PaymentId, PaymentMethod, RowId, Validation,
-    amount_input_schema, parse_timestamp,
+    DecimalInput, EventType, InvoiceId, InvoiceStatus, Money, OptionalText, PaymentId,
+    PaymentMethod, RowId, Validation, amount_input_schema, parse_timestamp,
 };
+use crate::events;
 use crate::invoicing;
 use crate::models::payment::PaymentFields;
-use crate::views::PaymentView;
+use crate::views::{InvoiceView, PaymentView};
 
 pub fn routes(config: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
     config
@@ -153,9 +155,13 @@ pub async fn record_payment(
         StatusCode::CREATED,
         move || value.parse(),
         move |conn, fields| {
-            Ok(PaymentView::from(invoicing::record_payment(
-                conn, invoice, &fields,
-            )?))
+            let payment = PaymentView::from(invoicing::record_payment(conn, invoice, &fields)?);
+            events::record(conn, EventType::PaymentCreated, &payment)?;
+            // A payment is only taken while a balance is due: the invoice
+            // was issued before it.
+            let now = InvoiceView::from(invoicing::get_invoice(conn, invoice)?);
+            record_settlement(conn, InvoiceStatus::Issued, &now)?;
+            Ok(payment)
         },
     )
     .await

@@ -3,6 +3,7 @@
 //! requests finish, and exits 0.
 
 use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{HttpServer, web};
@@ -11,6 +12,7 @@ use super::{AdminState, AppState, build_app};
 use crate::config::{Config, ConfigError};
 use crate::db::{self, Database, migrations};
 use crate::maintenance;
+use crate::webhooks::sender::{Sender, SystemClock};
 
 /// How long in-flight requests may run on after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -94,6 +96,8 @@ pub fn app_state(config: &Config) -> Result<AppState, ServeError> {
         admin,
         body_limit: config.request_body_limit,
         metrics: std::sync::Arc::new(crate::metrics::Metrics::new()),
+        webhook_policy: crate::webhooks::destination::Policy::new(config.webhooks.allow_insecure),
+        webhook_outcomes: Arc::default(),
     })
 }
 
@@ -115,23 +119,81 @@ fn stop_gracefully_on_signals(server: actix_web::dev::ServerHandle) -> std::io::
 }
 
 /// Runs a maintenance pass at start and every `maintenance::INTERVAL`.
-async fn maintain(db: Database) {
+async fn maintain(db: Database, event_retention_days: u32) {
     let mut ticks = actix_web::rt::time::interval(maintenance::INTERVAL);
     loop {
         ticks.tick().await;
         let pass = db
-            .run(|conn, _| {
-                maintenance::run_once(conn).map_err(|e| super::ApiError::internal(e.to_string()))
+            .run(move |conn, _| {
+                maintenance::run_once(conn, event_retention_days)
+                    .map_err(|e| super::ApiError::internal(e.to_string()))
             })
             .await;
         match pass {
-            Ok(pruned) if pruned.idempotency_keys > 0 => log::info!(
-                "maintenance: pruned {} expired idempotency key(s)",
-                pruned.idempotency_keys
+            Ok(pruned) if pruned.idempotency_keys > 0 || pruned.events > 0 => log::info!(
+                "maintenance: pruned {} expired idempotency key(s), {} event(s) older than {} days",
+                pruned.idempotency_keys,
+                pruned.events,
+                event_retention_days
             ),
             Ok(_) => {}
             Err(error) => log::warn!("maintenance pass failed: {}", error.cause().unwrap_or("")),
         }
+    }
+}
+
+/// The webhook sender's own pool: one connection per worker, so sending
+/// never waits for a connection a request holds, nor a request for one the
+/// sender holds.
+fn sender_pool(config: &Config) -> Result<Database, ServeError> {
+    let pool = crate::config::PoolConfig {
+        max_size: u32::try_from(config.webhooks.workers).unwrap_or(64),
+        min_idle: 0,
+        ..config.pool.clone()
+    };
+    Ok(Database::new(config.database.app()?, &pool))
+}
+
+/// The running sender: its shared state and its worker tasks.
+struct RunningSender {
+    sender: Arc<Sender>,
+    workers: Vec<actix_web::rt::task::JoinHandle<()>>,
+}
+
+/// Starts WEBHOOK_WORKERS sender tasks on this runtime (none without a pool).
+fn start_webhook_sender(
+    workers: usize,
+    db: Option<Database>,
+    state: &web::Data<AppState>,
+) -> Option<RunningSender> {
+    let sender = Arc::new(Sender::new(
+        db?,
+        state.webhook_policy.clone(),
+        Arc::new(SystemClock),
+        state.webhook_outcomes.clone(),
+    ));
+    log::info!("webhook sender: {workers} worker(s)");
+    let workers = (0..workers)
+        .map(|_| actix_web::rt::spawn(sender.clone().work()))
+        .collect();
+    Some(RunningSender { sender, workers })
+}
+
+/// Lets each worker finish the delivery it is sending (at most a lease),
+/// then returns. A delivery claimed and not sent is sent again once its
+/// lease is over, by this or another instance.
+async fn stop_webhook_sender(running: RunningSender) {
+    running.sender.stop();
+    let all = async {
+        for worker in running.workers {
+            let _ = worker.await;
+        }
+    };
+    if actix_web::rt::time::timeout(crate::webhooks::sender::LEASE, all)
+        .await
+        .is_err()
+    {
+        log::warn!("webhook sender: stopped with a delivery in flight; it will be sent again");
     }
 }
 
@@ -149,6 +211,12 @@ pub fn serve_and_then(
     ensure_admin_can_see_every_account(&config)?;
     let state = web::Data::new(app_state(&config)?);
     let maintenance_db = state.db.clone();
+    let retention_days = config.webhooks.event_retention_days;
+    let webhook_workers = config.webhooks.workers;
+    let sender_db = (webhook_workers > 0)
+        .then(|| sender_pool(&config))
+        .transpose()?;
+    let sender_state = state.clone();
     let listener = TcpListener::bind(config.bind_addr).map_err(|source| ServeError::Bind {
         addr: config.bind_addr,
         source,
@@ -185,10 +253,14 @@ pub fn serve_and_then(
             .listen(listener)?
             .run();
         stop_gracefully_on_signals(server.handle())?;
-        actix_web::rt::spawn(maintain(maintenance_db));
+        actix_web::rt::spawn(maintain(maintenance_db, retention_days));
+        let sender = start_webhook_sender(webhook_workers, sender_db, &sender_state);
         log::info!("listening on http://{address}");
         on_listening(address);
         server.await?;
+        if let Some(sender) = sender {
+            stop_webhook_sender(sender).await;
+        }
         if let Some(metrics) = metrics_server {
             metrics.stop(true).await;
         }

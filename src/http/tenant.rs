@@ -73,11 +73,12 @@ impl Tenant {
             .map(|id| id.0.clone());
         let first_account = account.clone();
         let timeouts = db.timeouts();
-        let (authenticated, outcome) = db
+        let (authenticated, events_written, outcome) = db
             .run_after(
                 move |conn| db::tenant::begin(conn, &first_account, timeouts),
                 move |conn, deadline| {
                     let mut authenticated = false;
+                    let mut events_written = 0;
                     let outcome = (|| {
                         let anonymous = Actor::default();
                         let key_id = api_key::authenticate(
@@ -90,7 +91,10 @@ impl Tenant {
                             api_key_id: Some(key_id.get()),
                             request_id,
                         };
-                        work(&mut TenantConn::new(&mut *conn, &account, &actor))
+                        let mut scoped = TenantConn::new(&mut *conn, &account, &actor);
+                        let value = work(&mut scoped)?;
+                        events_written = scoped.events_written();
+                        Ok(value)
                     })();
                     let outcome = match outcome {
                         Ok(_) if deadline.passed() => db::tenant::rollback(
@@ -99,10 +103,18 @@ impl Tenant {
                         ),
                         outcome => db::tenant::finish(conn, outcome),
                     };
-                    Ok::<_, ApiError>((authenticated, outcome))
+                    let committed = if outcome.is_ok() { events_written } else { 0 };
+                    Ok::<_, ApiError>((authenticated, committed, outcome))
                 },
             )
             .await?;
+        if events_written > 0
+            && let Some(state) = self
+                .request
+                .app_data::<actix_web::web::Data<super::AppState>>()
+        {
+            state.metrics.count_events(events_written);
+        }
         if authenticated {
             self.request
                 .extensions_mut()

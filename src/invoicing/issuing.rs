@@ -3,7 +3,7 @@
 
 use chrono::Days;
 
-use super::credit_notes::{CreditRequest, create_credit_note_locked};
+use super::credit_notes::{CreditRequest, FullCreditNote, create_credit_note_locked};
 use super::{FullInvoice, InvoicingError, Result, full, locked, locked_draft, totals_of};
 use crate::db::TenantConn;
 use crate::documents::requirements::legal_gaps;
@@ -125,8 +125,12 @@ pub fn issue_invoice(conn: &mut TenantConn<'_>, id: InvoiceId) -> Result<FullInv
 
 /// issued → void, only while nothing is paid: issues the cancellation
 /// credit note for everything still uncredited, in the same transaction,
-/// and the invoice becomes void.
-pub fn void_invoice(conn: &mut TenantConn<'_>, id: InvoiceId) -> Result<FullInvoice> {
+/// and the invoice becomes void. Answers the void invoice and that credit
+/// note.
+pub fn void_invoice(
+    conn: &mut TenantConn<'_>,
+    id: InvoiceId,
+) -> Result<(FullInvoice, FullCreditNote)> {
     let invoice = locked(conn, id)?;
     if invoice.status != InvoiceStatus::Issued {
         return Err(InvoicingError::Transition {
@@ -146,7 +150,7 @@ pub fn void_invoice(conn: &mut TenantConn<'_>, id: InvoiceId) -> Result<FullInvo
         Some(number) => format!("Cancellation of invoice {number}"),
         None => format!("Cancellation of invoice {id}"),
     };
-    create_credit_note_locked(
+    let cancellation = create_credit_note_locked(
         conn,
         invoice,
         &reason,
@@ -154,5 +158,5 @@ pub fn void_invoice(conn: &mut TenantConn<'_>, id: InvoiceId) -> Result<FullInvo
         CreditNoteKind::Cancellation,
     )?;
     let voided = invoice::find(conn, id)?.ok_or(InvoicingError::InvoiceNotFound(id))?;
-    full(conn, voided)
+    Ok((full(conn, voided)?, cancellation))
 }

@@ -48,6 +48,18 @@ struct Requests {
 #[derive(Debug, Default)]
 pub struct Metrics {
     requests: Mutex<Requests>,
+    /// Events committed by this instance's requests.
+    events_written: std::sync::atomic::AtomicU64,
+}
+
+/// The webhook sender as it is now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WebhookSnapshot {
+    /// Deliveries due now, over every account (None: could not be read).
+    pub queue_depth: Option<i64>,
+    pub delivered: u64,
+    pub retried: u64,
+    pub failed: u64,
 }
 
 /// One connection pool as it is now.
@@ -82,8 +94,14 @@ impl Metrics {
             .observe(seconds);
     }
 
+    /// Counts events a request committed.
+    pub fn count_events(&self, count: u32) {
+        self.events_written
+            .fetch_add(u64::from(count), std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Everything, in the text format.
-    pub fn render(&self, pools: &[PoolSnapshot]) -> String {
+    pub fn render(&self, pools: &[PoolSnapshot], webhooks: &WebhookSnapshot) -> String {
         let mut out = String::new();
         let requests = self.requests.lock().unwrap_or_else(|p| p.into_inner());
 
@@ -151,6 +169,32 @@ impl Metrics {
                 let _ = writeln!(out, "{name}{{pool=\"{}\"}} {}", pool.pool, value(pool));
             }
         }
+
+        let _ = writeln!(
+            out,
+            "# HELP invoiced_events_written_total Events committed by this instance's requests.\n\
+             # TYPE invoiced_events_written_total counter\n\
+             invoiced_events_written_total {}",
+            self.events_written
+                .load(std::sync::atomic::Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP invoiced_webhook_attempts_total Delivery attempts by this instance's sender, by outcome.\n\
+             # TYPE invoiced_webhook_attempts_total counter\n\
+             invoiced_webhook_attempts_total{{outcome=\"delivered\"}} {}\n\
+             invoiced_webhook_attempts_total{{outcome=\"retry\"}} {}\n\
+             invoiced_webhook_attempts_total{{outcome=\"failed\"}} {}",
+            webhooks.delivered, webhooks.retried, webhooks.failed
+        );
+        if let Some(depth) = webhooks.queue_depth {
+            let _ = writeln!(
+                out,
+                "# HELP invoiced_webhook_queue_depth Deliveries due now, over every account.\n\
+                 # TYPE invoiced_webhook_queue_depth gauge\n\
+                 invoiced_webhook_queue_depth {depth}"
+            );
+        }
         out
     }
 }
@@ -174,7 +218,7 @@ mod tests {
         metrics.record_request("/v1/customers", "GET", 200, 0.004);
         metrics.record_request("/v1/customers", "GET", 200, 0.2);
         metrics.record_request("/v1/customers", "GET", 404, 30.0);
-        let text = metrics.render(&[]);
+        let text = metrics.render(&[], &WebhookSnapshot::default());
         assert!(text.contains(
             "invoiced_http_requests_total{route=\"/v1/customers\",method=\"GET\",status=\"200\"} 2"
         ));

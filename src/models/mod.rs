@@ -6,12 +6,15 @@ pub mod account;
 pub mod api_key;
 pub mod credit_note;
 pub mod customer;
+pub mod event;
 mod fragments;
 pub mod idempotency_key;
 pub mod invoice;
 pub mod invoice_item;
 pub mod number_sequence;
 pub mod payment;
+pub mod webhook_delivery;
+pub mod webhook_endpoint;
 
 /// A keyset page request: rows with an id greater than `after`, in id order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

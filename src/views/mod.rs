@@ -5,11 +5,15 @@
 mod account;
 mod credit_note;
 mod customer;
+mod event;
 pub mod invoice;
 mod payment;
+mod webhook;
 
 pub use account::AccountView;
 pub use credit_note::{CreditNoteLineView, CreditNoteView};
 pub use customer::CustomerView;
+pub use event::EventView;
 pub use invoice::{InvoiceView, ItemView, ServicePeriod};
 pub use payment::PaymentView;
+pub use webhook::{DeliveryAttemptView, DeliveryView, WebhookEndpointView};

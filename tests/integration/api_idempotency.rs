@@ -337,7 +337,7 @@ async fn expired_keys_are_pruned_for_every_account() {
         "UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE key = 'old'",
     );
     // As the service's maintenance task runs it: as the app role.
-    let pruned = invoiced::maintenance::run_once(&mut app.db().app_conn()).unwrap();
+    let pruned = invoiced::maintenance::run_once(&mut app.db().app_conn(), 90).unwrap();
     assert_eq!(pruned.idempotency_keys, 2);
     let left = crate::harness::json_rows(
         &mut app.db().owner_conn(),

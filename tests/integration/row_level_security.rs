@@ -10,7 +10,7 @@ use crate::harness::{
     TestDatabase, as_tenant, execute, json_rows, scalar, try_as_tenant, try_execute,
 };
 
-const TENANT_TABLES: [&str; 12] = [
+const TENANT_TABLES: [&str; 16] = [
     "api_keys",
     "customers",
     "invoices",
@@ -23,6 +23,10 @@ const TENANT_TABLES: [&str; 12] = [
     "credit_notes",
     "credit_note_lines",
     "credit_note_taxes",
+    "events",
+    "webhook_endpoints",
+    "webhook_deliveries",
+    "webhook_attempts",
 ];
 
 /// The tenant tables the app may read (id_counters it may not touch at all).
@@ -55,7 +59,14 @@ fn two_accounts() -> TestDatabase {
                      VALUES ('{account}', 1, 1, 'Z', 0, 1, 0);
                  INSERT INTO invoice_items (account_id, invoice_id, position, description, quantity, unit_price) VALUES ('{account}', 1, 1, 'x', 1, 10);
                  INSERT INTO payments (account_id, invoice_id, amount) VALUES ('{account}', 1, 5);
-                 INSERT INTO idempotency_keys (account_id, key, request_hash, response_status, response_body) VALUES ('{account}', 'k', sha256('x'), 201, '');"
+                 INSERT INTO idempotency_keys (account_id, key, request_hash, response_status, response_body) VALUES ('{account}', 'k', sha256('x'), 201, '');
+                 INSERT INTO events (account_id, type, data) VALUES ('{account}', 'customer.created', '{{}}');
+                 INSERT INTO webhook_endpoints (account_id, url, event_types, enabled, secret)
+                     VALUES ('{account}', 'https://example.com/', '{{*}}', true, 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw');
+                 INSERT INTO webhook_deliveries (account_id, endpoint_id, event_id, status, attempts, next_attempt_at)
+                     VALUES ('{account}', 1, 1, 'pending', 1, now());
+                 INSERT INTO webhook_attempts (account_id, delivery_id, endpoint_id, event_id, attempt, attempted_at, latency_ms, error)
+                     VALUES ('{account}', 1, 1, 1, 1, now(), 3, 'refused');"
             ),
         );
     }

@@ -11,7 +11,7 @@ use actix_web::test::{self, TestRequest};
 use actix_web::web;
 use serde_json::Value;
 
-use invoiced::config::{Config, DatabaseUrls, PoolConfig};
+use invoiced::config::{Config, DatabaseUrls, PoolConfig, WebhookConfig};
 use invoiced::http::{PROBLEM_JSON, build_app};
 
 use super::TestDatabase;
@@ -119,6 +119,12 @@ pub fn config_for(app_url: String, owner_url: String, admin: bool) -> Config {
         admin_token: admin.then(|| ADMIN_TOKEN.to_owned()),
         request_body_limit: 262_144,
         metrics_bind_addr: None,
+        // The tests that deliver start a sender of their own.
+        webhooks: WebhookConfig {
+            workers: 0,
+            allow_insecure: true,
+            event_retention_days: 90,
+        },
     }
 }
 
@@ -144,7 +150,19 @@ pub async fn spawn_with(
 ) -> TestApp<
     impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error>,
 > {
-    let state = invoiced::http::app_state(&config).expect("a valid configuration");
+    spawn_with_state(database, config, |_| {}).await
+}
+
+/// The app with its state adjusted first (a webhook policy of the test's).
+pub async fn spawn_with_state(
+    database: Option<TestDatabase>,
+    config: Config,
+    adjust: impl FnOnce(&mut invoiced::http::AppState),
+) -> TestApp<
+    impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error>,
+> {
+    let mut state = invoiced::http::app_state(&config).expect("a valid configuration");
+    adjust(&mut state);
     let service = test::init_service(build_app(web::Data::new(state))).await;
     TestApp { service, database }
 }

@@ -5,6 +5,7 @@ pub mod app;
 pub mod database;
 pub mod http_client;
 pub mod process;
+pub mod receiver;
 pub mod server;
 
 use std::path::PathBuf;
