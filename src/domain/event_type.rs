@@ -2,12 +2,14 @@
 //! client can hear of.
 
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::{PartialSchema, ToSchema};
 
 macro_rules! event_types {
     ($($variant:ident => $name:literal,)+) => {
         /// The type of an event, as `noun.verb`.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
         pub enum EventType {
             $(#[serde(rename = $name)] $variant,)+
         }
@@ -46,6 +48,19 @@ event_types! {
     CreditNoteCreated => "credit_note.created",
     AccountUpdated => "account.updated",
 }
+
+// By hand: the derive does not see the names given through the macro.
+impl PartialSchema for EventType {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(EventType::ALL.iter().map(|t| t.as_str())))
+            .description(Some("The type of an event, as `noun.verb`."))
+            .into()
+    }
+}
+
+impl ToSchema for EventType {}
 
 impl std::fmt::Display for EventType {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -102,6 +117,7 @@ impl EventSelection {
 #[cfg(test)]
 mod tests {
     use super::{EventSelection, EventType};
+    use utoipa::PartialSchema;
 
     #[test]
     fn every_type_round_trips_through_its_name() {
@@ -113,6 +129,9 @@ mod tests {
             );
         }
         assert_eq!(EventType::ALL.len(), 12);
+        let schema = serde_json::to_value(EventType::schema()).unwrap();
+        assert_eq!(schema["enum"][0], "customer.created");
+        assert_eq!(schema["enum"].as_array().unwrap().len(), 12);
         assert_eq!(EventType::parse("invoice.Paid"), None);
     }
 
