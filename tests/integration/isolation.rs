@@ -28,6 +28,8 @@ struct Holdings {
     items: Vec<(i64, i64)>,
     payments: Vec<i64>,
     credit_notes: Vec<i64>,
+    events: Vec<i64>,
+    webhook_endpoints: Vec<i64>,
     searches: Vec<String>,
 }
 
@@ -47,6 +49,10 @@ fn snapshot(db: &crate::harness::TestDatabase, account: &str) -> String {
         "credit_note_taxes",
         "number_sequences",
         "document_numbers",
+        "events",
+        "webhook_endpoints",
+        "webhook_deliveries",
+        "webhook_attempts",
     ];
     let account_row = format!(
         "accounts: {}",
@@ -82,6 +88,10 @@ macro_rules! fill {
                 .await
                 .ok(200);
             let mut held = Holdings::default();
+            // First, so that every change below is queued for it too.
+            let endpoint = json!({"url": format!("http://127.0.0.1:9/{m}/hooks"), "events": ["*"], "description": format!("Hooks {m}")});
+            let endpoint = app.post(&tenant, "/v1/webhook_endpoints", endpoint).await;
+            held.webhook_endpoints.push(endpoint.ok(201)["id"].as_i64().unwrap());
             // Names with the characters a search must treat literally.
             for (n, special) in ["%", "_", "*", "'", "\"", "\\", "plain"].iter().cycle().take(3 + 2 * index).enumerate() {
                 let body = json!({"name": format!("Customer {m} {special} {n}"), "email": format!("c{n}.{m}@example.com"),
@@ -120,6 +130,8 @@ macro_rules! fill {
             app.admin(Method::POST, &format!("/admin/accounts/{account}/api-keys"), Some(json!({"name": format!("key {m}")})))
                 .await
                 .ok(201);
+            let events = app.get(&tenant, "/v1/events?limit=200").await;
+            held.events = events.ok(200)["data"].as_array().unwrap().iter().map(|e| e["id"].as_i64().unwrap()).collect();
             tenants.push(tenant);
             holdings.push(held);
         }
@@ -222,6 +234,28 @@ async fn no_route_called_with_another_accounts_ids_filters_searches_or_cursors_r
                 );
                 calls += 1;
             }
+            for id in &theirs.events {
+                let reply = app.get(tenant, &format!("/v1/events/{id}")).await;
+                assert_own(&reply, caller, &what("GET event"));
+                assert_eq!(
+                    reply.status,
+                    if mine.events.contains(id) { 200 } else { 404 }
+                );
+                calls += 1;
+            }
+            for id in &theirs.webhook_endpoints {
+                for path in [
+                    format!("/v1/webhook_endpoints/{id}"),
+                    format!("/v1/webhook_endpoints/{id}/deliveries"),
+                ] {
+                    let reply = app.get(tenant, &path).await;
+                    assert_own(&reply, caller, &what(&path));
+                    if !mine.webhook_endpoints.contains(id) {
+                        assert_eq!(reply.status, 404, "{path}: {}", reply.text);
+                    }
+                    calls += 1;
+                }
+            }
             // Cursors and searches of theirs.
             for id in theirs
                 .customers
@@ -229,17 +263,25 @@ async fn no_route_called_with_another_accounts_ids_filters_searches_or_cursors_r
                 .chain(&theirs.invoices)
                 .chain(&theirs.payments)
                 .chain(&theirs.credit_notes)
+                .chain(&theirs.events)
             {
                 for list in [
                     "/v1/customers",
                     "/v1/invoices",
                     "/v1/payments",
                     "/v1/credit_notes",
+                    "/v1/events",
+                    "/v1/events?type=customer.created",
                 ] {
+                    let list = if list.contains('?') {
+                        format!("{list}&")
+                    } else {
+                        format!("{list}?")
+                    };
                     let reply = app
-                        .get(tenant, &format!("{list}?after={}&limit=200", id - 1))
+                        .get(tenant, &format!("{list}after={}&limit=200", id - 1))
                         .await;
-                    assert_own(&reply, caller, &what(list));
+                    assert_own(&reply, caller, &what(&list));
                     calls += 1;
                 }
             }
@@ -330,6 +372,34 @@ async fn no_route_called_with_another_accounts_ids_filters_searches_or_cursors_r
                     calls += 1;
                 }
             }
+            for id in theirs.events.iter().filter(|id| !mine.events.contains(id)) {
+                let reply = app
+                    .send(
+                        tenant,
+                        Method::POST,
+                        &format!("/v1/events/{id}/redeliver"),
+                        None,
+                    )
+                    .await;
+                assert_own(&reply, caller, &what("redeliver event"));
+                assert_eq!(reply.status, 404, "{}", reply.text);
+                calls += 1;
+            }
+            for id in theirs
+                .webhook_endpoints
+                .iter()
+                .filter(|id| !mine.webhook_endpoints.contains(id))
+            {
+                let path = format!("/v1/webhook_endpoints/{id}");
+                for reply in [
+                    app.patch(tenant, &path, json!({"enabled": false})).await,
+                    app.delete(tenant, &path).await,
+                ] {
+                    assert_own(&reply, caller, &what("write webhook endpoint"));
+                    assert_eq!(reply.status, 404, "{}", reply.text);
+                    calls += 1;
+                }
+            }
             for (invoice, item) in theirs
                 .items
                 .iter()
@@ -352,6 +422,8 @@ async fn no_route_called_with_another_accounts_ids_filters_searches_or_cursors_r
             "/v1/invoices?limit=200",
             "/v1/payments?limit=200",
             "/v1/credit_notes?limit=200",
+            "/v1/events?limit=200",
+            "/v1/webhook_endpoints",
             "/v1/account",
         ] {
             let reply = app.get(tenant, list).await;
@@ -559,6 +631,12 @@ async fn path_tricks_get_400_or_404_never_a_500() {
         (Method::GET, "/v1/credit_notes/{}"),
         (Method::GET, "/v1/invoices/{}/credit_notes"),
         (Method::POST, "/v1/invoices/{}/credit_notes"),
+        (Method::GET, "/v1/events/{}"),
+        (Method::POST, "/v1/events/{}/redeliver"),
+        (Method::GET, "/v1/webhook_endpoints/{}"),
+        (Method::PATCH, "/v1/webhook_endpoints/{}"),
+        (Method::DELETE, "/v1/webhook_endpoints/{}"),
+        (Method::GET, "/v1/webhook_endpoints/{}/deliveries"),
     ];
     let mut outcomes = BTreeMap::new();
     for (method, template) in templates {
