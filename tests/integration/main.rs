@@ -34,4 +34,5 @@ mod schema_catalog;
 mod schema_constraints;
 mod service_process;
 mod verify;
+mod webhook_processes;
 mod webhooks;

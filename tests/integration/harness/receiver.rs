@@ -48,6 +48,8 @@ struct State {
     received: Vec<Received>,
     connections: usize,
     script: VecDeque<Answer>,
+    /// How long each request waits for its answer (a slow receiver).
+    delay: Duration,
 }
 
 pub struct Receiver {
@@ -96,6 +98,11 @@ impl Receiver {
     /// The next requests get these answers, in order; then the default.
     pub fn script(&self, answers: impl IntoIterator<Item = Answer>) {
         self.state.lock().unwrap().script.extend(answers);
+    }
+
+    /// Answers each request only after `delay` (it is recorded at once).
+    pub fn answer_after(&self, delay: Duration) {
+        self.state.lock().unwrap().delay = delay;
     }
 
     pub fn answer(&self, status: u16) {
@@ -155,18 +162,20 @@ fn serve(mut stream: TcpStream, state: &Mutex<State>, default: &Mutex<Answer>) {
             Ok(n) => body.extend_from_slice(&chunk[..n]),
         }
     }
-    let answer = {
+    let (answer, delay) = {
         let mut state = state.lock().unwrap();
         state.received.push(Received {
             path,
             headers,
             body,
         });
-        state
+        let answer = state
             .script
             .pop_front()
-            .unwrap_or_else(|| default.lock().unwrap().clone())
+            .unwrap_or_else(|| default.lock().unwrap().clone());
+        (answer, state.delay)
     };
+    std::thread::sleep(delay);
     let location = answer
         .location
         .map(|l| format!("Location: {l}\r\n"))
