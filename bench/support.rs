@@ -3,8 +3,10 @@
 //! process measurements. (Each benchmark uses a part of it.)
 #![allow(dead_code)]
 
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use invoiced::local_postgres::{Binaries, ClusterOptions, Listen, LocalPostgres, SUPERUSER};
 
@@ -228,4 +230,129 @@ pub fn cluster_cpu_seconds(postmaster: u32) -> f64 {
         }
     }
     total
+}
+
+/// `invoiced serve` (the build under test) on a free port, with `env` on
+/// top of DATABASE_URL; stopped (SIGTERM, then SIGKILL) when dropped.
+pub struct Service {
+    child: Child,
+    pub address: String,
+    pub base_url: String,
+}
+
+impl Service {
+    pub fn start(database_url: &str, env: &[(&str, &str)], log: PathBuf) -> Self {
+        let port = free_port();
+        let log = std::fs::File::create(log).unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_invoiced"));
+        command
+            .arg("serve")
+            .env("DATABASE_URL", database_url)
+            .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+            .env_remove("MIGRATION_DATABASE_URL");
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start invoiced serve");
+        let address = format!("127.0.0.1:{port}");
+        let service = Self {
+            child,
+            base_url: format!("http://{address}"),
+            address,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !service.ready() {
+            assert!(Instant::now() < deadline, "invoiced serve never got ready");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        service
+    }
+
+    fn ready(&self) -> bool {
+        matches!(
+            http(&self.address, "GET", "/ready", &[], None),
+            Ok((200, _))
+        )
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn cpu_seconds(&self) -> f64 {
+        cpu_seconds(self.child.id(), false).unwrap_or(f64::NAN)
+    }
+
+    pub fn peak_rss_mb(&self) -> f64 {
+        peak_rss_mb(self.child.id()).unwrap_or(f64::NAN)
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP/1.1 request (`Connection: close`) to `address`: the status and
+/// the body.
+pub fn http(
+    address: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> std::io::Result<(u16, Vec<u8>)> {
+    let mut stream = std::net::TcpStream::connect(address)?;
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if let Some(body) = body {
+        request.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    request.push_str("\r\n");
+    request.push_str(body.unwrap_or(""));
+    stream.write_all(request.as_bytes())?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    let head_end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("no end of the head"))?;
+    let head = String::from_utf8_lossy(&raw[..head_end]);
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("no status line in {head:?}")))?;
+    Ok((status, raw[head_end + 4..].to_vec()))
+}
+
+/// The value at `percentile` (0–100) of sorted `values`.
+pub fn percentile(sorted: &[f64], percentile: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = (percentile / 100.0 * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
 }

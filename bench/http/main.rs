@@ -30,7 +30,6 @@ mod scenarios;
 mod support;
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -38,9 +37,7 @@ use std::time::{Duration, Instant};
 use dataset::{LARGE_ACCOUNT, Tenant};
 use load::{HttpFigures, Protocol, SqlFigures};
 use scenarios::Scenario;
-use support::{
-    BenchCluster, WorkDir, cpu_seconds, ensure_program, free_port, peak_rss_mb, psql, run_quietly,
-};
+use support::{BenchCluster, Service, WorkDir, ensure_program, free_port, psql, run_quietly};
 
 const DATABASE: &str = "bench";
 const SMALL_LARGE_ACCOUNT: i64 = 2_000;
@@ -89,77 +86,6 @@ impl Options {
                 .unwrap_or(1),
             pgbouncer: args.iter().any(|a| a == "--pgbouncer"),
         }
-    }
-}
-
-/// The service under test; stopped (SIGTERM, then SIGKILL) when dropped.
-struct Service {
-    child: Child,
-    base_url: String,
-}
-
-impl Service {
-    fn start(database_url: &str, prepared_statements: bool, log: PathBuf) -> Self {
-        let port = free_port();
-        let log = std::fs::File::create(log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_invoiced"))
-            .arg("serve")
-            .env("DATABASE_URL", database_url)
-            .env("DB_PREPARED_STATEMENTS", prepared_statements.to_string())
-            .env("BIND_ADDR", format!("127.0.0.1:{port}"))
-            .env_remove("MIGRATION_DATABASE_URL")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start invoiced serve");
-        let service = Self {
-            child,
-            base_url: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !service.ready() {
-            assert!(Instant::now() < deadline, "invoiced serve never got ready");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        service
-    }
-
-    fn ready(&self) -> bool {
-        let Ok(mut stream) =
-            std::net::TcpStream::connect(self.base_url.trim_start_matches("http://"))
-        else {
-            return false;
-        };
-        let request = "GET /ready HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n";
-        let mut response = String::new();
-        stream.write_all(request.as_bytes()).is_ok()
-            && std::io::Read::read_to_string(&mut stream, &mut response).is_ok()
-            && response.starts_with("HTTP/1.1 200")
-    }
-
-    fn cpu_seconds(&self) -> f64 {
-        cpu_seconds(self.child.id(), false).unwrap_or(f64::NAN)
-    }
-
-    fn peak_rss_mb(&self) -> f64 {
-        peak_rss_mb(self.child.id()).unwrap_or(f64::NAN)
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        // SAFETY: signalling our own child.
-        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -434,7 +360,7 @@ fn main() {
         .map(|n| {
             Service::start(
                 &app_url,
-                bouncer.is_none(),
+                &[("DB_PREPARED_STATEMENTS", &bouncer.is_none().to_string())],
                 work.join(format!("invoiced-{n}.log")),
             )
         })
