@@ -121,6 +121,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    documents (account_id, id) {
+        account_id -> Text,
+        id -> Int8,
+        invoice_id -> Nullable<Int8>,
+        credit_note_id -> Nullable<Int8>,
+        format -> Text,
+        language -> Text,
+        content -> Bytea,
+        sha256 -> Bytea,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     events (account_id, id) {
         account_id -> Text,
         id -> Int8,
@@ -260,6 +274,7 @@ diesel::table! {
 diesel::joinable!(api_keys -> accounts (account_id));
 diesel::joinable!(customers -> accounts (account_id));
 diesel::joinable!(document_numbers -> accounts (account_id));
+diesel::joinable!(documents -> accounts (account_id));
 diesel::joinable!(events -> accounts (account_id));
 diesel::joinable!(id_counters -> accounts (account_id));
 diesel::joinable!(idempotency_keys -> accounts (account_id));
@@ -274,6 +289,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     credit_notes,
     customers,
     document_numbers,
+    documents,
     events,
     id_counters,
     idempotency_keys,

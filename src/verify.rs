@@ -128,6 +128,23 @@ type TableGrants = (
 
 const APP_GRANTS: &[TableGrants] = &[
     ("__diesel_schema_migrations", &["SELECT"], &[]),
+    // Issued documents: written once, served as written.
+    (
+        "documents",
+        &["SELECT"],
+        &[(
+            "INSERT",
+            &[
+                "account_id",
+                "invoice_id",
+                "credit_note_id",
+                "format",
+                "language",
+                "content",
+                "sha256",
+            ],
+        )],
+    ),
     // The audit trail: written and read, never changed.
     (
         "events",

@@ -132,7 +132,8 @@ pub fn einvoice_gaps(
         }
     } else if seller.tax_number.is_none() {
         // Out of scope: no VAT id may appear (BR-O-02), so the seller is
-        // identified by its tax number (BR-CO-26).
+        // identified by its tax number, given as its identifier (BT-29, as
+        // BR-CO-26 asks).
         gaps.push(Missing::new(
             "account.tax_number",
             "an e-invoice outside the scope of VAT carries no VAT id, so it needs the seller's tax number",
@@ -143,6 +144,61 @@ pub fn einvoice_gaps(
             "service_date",
             "an intra-community supply (K) needs the delivery date or period (BR-IC-11): set \
              service_date or service_period",
+        ));
+    }
+    gaps
+}
+
+/// What an XRechnung 3.0 invoice needs beyond EN 16931 (the German CIUS,
+/// rules BR-DE-*), which the UBL of a buyer with a buyer reference claims
+/// to be: the seller's contact (phone and e-mail), both parties' postal
+/// code and city, both parties' electronic addresses (their e-mail), and on
+/// an invoice the account to pay to.
+pub fn xrechnung_gaps(seller: &SellerParty, buyer: &BuyerParty, invoice: bool) -> Vec<Missing> {
+    let mut gaps = Vec::new();
+    if buyer.buyer_reference.is_none() {
+        return gaps;
+    }
+    let why = "an XRechnung (the customer has a buyer_reference) needs";
+    if seller.phone.is_none() {
+        gaps.push(Missing::new(
+            "account.phone",
+            format!("{why} the seller's telephone number (BR-DE-6)"),
+        ));
+    }
+    if seller.email.is_none() {
+        gaps.push(Missing::new(
+            "account.email",
+            format!("{why} the seller's e-mail address (BR-DE-7, BT-34)"),
+        ));
+    }
+    for (field, party, address) in [
+        ("account.address", "seller", seller.address.as_ref()),
+        ("customer.billing_address", "buyer", buyer.address.as_ref()),
+    ] {
+        if address.and_then(|a| a.city.as_ref()).is_none() {
+            gaps.push(Missing::new(
+                &format!("{field}.city"),
+                format!("{why} the {party}'s city (BR-DE-3, BR-DE-8)"),
+            ));
+        }
+        if address.and_then(|a| a.postal_code.as_ref()).is_none() {
+            gaps.push(Missing::new(
+                &format!("{field}.postal_code"),
+                format!("{why} the {party}'s postal code (BR-DE-4, BR-DE-9)"),
+            ));
+        }
+    }
+    if buyer.email.is_none() {
+        gaps.push(Missing::new(
+            "customer.email",
+            format!("{why} the buyer's e-mail as its electronic address (BT-49)"),
+        ));
+    }
+    if invoice && seller.iban.is_none() {
+        gaps.push(Missing::new(
+            "account.iban",
+            format!("{why} payment instructions: the account's IBAN (BR-DE-1)"),
         ));
     }
     gaps

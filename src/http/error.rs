@@ -19,6 +19,7 @@ use utoipa::ToSchema;
 
 use crate::accounts::AccountError;
 use crate::db::DbError;
+use crate::documents::issued::DocumentError;
 use crate::domain::{FieldError, ValidationErrors};
 use crate::invoicing::InvoicingError;
 use crate::numbering::NumberingError;
@@ -345,7 +346,33 @@ impl From<InvoicingError> for ApiError {
             },
             InvoicingError::NothingToCredit(_) => Self::conflict("nothing-to-credit", detail),
             InvoicingError::Numbering(error) => error.into(),
+            InvoicingError::Documents(error) => error.into(),
             InvoicingError::Database(error) => error.into(),
+        }
+    }
+}
+
+impl From<DocumentError> for ApiError {
+    fn from(error: DocumentError) -> Self {
+        let detail = error.to_string();
+        match error {
+            DocumentError::Draft(_) => Self::conflict("draft-has-no-einvoice", detail),
+            DocumentError::NotAnEInvoice { what, missing } => Self::ConflictFields {
+                kind: "not-an-einvoice",
+                detail: format!(
+                    "The data of {what} cannot make a valid EN 16931 e-invoice: {} field(s) missing \
+                     or in the way; see errors (its PDF is still available)",
+                    missing.len()
+                ),
+                errors: ValidationErrors(
+                    missing
+                        .into_iter()
+                        .map(|m| FieldError::new(m.field, m.message))
+                        .collect(),
+                ),
+            },
+            DocumentError::Model(error) => Self::internal(error.to_string()),
+            DocumentError::Database(error) => error.into(),
         }
     }
 }

@@ -8,6 +8,7 @@ mod account;
 mod admin;
 mod credit_notes;
 mod customers;
+mod documents;
 mod error;
 mod events;
 mod extract;
@@ -163,6 +164,7 @@ fn documented_routes(config: &mut utoipa_actix_web::service_config::ServiceConfi
     items::routes(config);
     payments::routes(config);
     credit_notes::routes(config);
+    documents::routes(config);
     account::routes(config);
     events::routes(config);
     webhooks::routes(config);

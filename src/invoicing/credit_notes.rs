@@ -395,6 +395,14 @@ pub(super) fn create_credit_note_locked(
         &lines,
         &taxes,
     )?;
+    // Its documents, fixed from now on (see documents::issued).
+    crate::documents::issued::produce(
+        conn,
+        &crate::documents::issued::Subject::CreditNote {
+            note: &written,
+            invoice: &invoice,
+        },
+    )?;
     let credited = &settled.credited + &total;
     let balance = &(&totals.total() - &settled.paid) - &credited;
     if invoice.status == InvoiceStatus::Issued && balance <= Money::zero() {

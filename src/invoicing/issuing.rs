@@ -6,8 +6,9 @@ use chrono::Days;
 use super::credit_notes::{CreditRequest, FullCreditNote, create_credit_note_locked};
 use super::{FullInvoice, InvoicingError, Result, full, locked, locked_draft, totals_of};
 use crate::db::TenantConn;
+use crate::documents::issued::Subject;
 use crate::documents::requirements::legal_gaps;
-use crate::documents::{BuyerParty, Missing, SellerParty, einvoice_gaps};
+use crate::documents::{self, BuyerParty, Missing, SellerParty, einvoice_gaps, xrechnung_gaps};
 use crate::domain::{CreditNoteKind, InvoiceId, InvoiceStatus, TaxRounding, tax_groups};
 use crate::models::account;
 use crate::models::customer;
@@ -48,7 +49,9 @@ pub fn issue_invoice(conn: &mut TenantConn<'_>, id: InvoiceId) -> Result<FullInv
     let groups = tax_groups(&tax_lines(&items));
     let has_delivery = draft.service_date.is_some() || draft.service_period_start.is_some();
     let mut missing = if profile.require_einvoice {
-        einvoice_gaps(&seller, &buyer, &draft.currency, &groups, has_delivery)
+        let mut gaps = einvoice_gaps(&seller, &buyer, &draft.currency, &groups, has_delivery);
+        gaps.extend(xrechnung_gaps(&seller, &buyer, true));
+        gaps
     } else {
         legal_gaps(&seller, &buyer, &groups)
     };
@@ -120,7 +123,17 @@ pub fn issue_invoice(conn: &mut TenantConn<'_>, id: InvoiceId) -> Result<FullInv
             buyer: snapshot(serde_json::to_value(&buyer))?,
         },
     )?;
-    full(conn, issued)
+    let issued = full(conn, issued)?;
+    // Its documents, fixed from now on (see documents::issued).
+    documents::issued::produce(
+        conn,
+        &Subject::Invoice {
+            invoice: &issued.invoice,
+            items: &issued.items,
+            totals: &issued.totals,
+        },
+    )?;
+    Ok(issued)
 }
 
 /// issued → void, only while nothing is paid: issues the cancellation

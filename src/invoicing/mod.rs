@@ -106,6 +106,9 @@ pub enum InvoicingError {
     NothingToCredit(String),
     #[error(transparent)]
     Numbering(#[from] NumberingError),
+    /// The documents of what was being issued could not be produced.
+    #[error(transparent)]
+    Documents(#[from] crate::documents::issued::DocumentError),
     #[error(transparent)]
     Database(#[from] DieselError),
 }

@@ -6,6 +6,7 @@ pub mod account;
 pub mod api_key;
 pub mod credit_note;
 pub mod customer;
+pub mod document;
 pub mod event;
 mod fragments;
 pub mod idempotency_key;

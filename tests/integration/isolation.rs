@@ -53,6 +53,7 @@ fn snapshot(db: &crate::harness::TestDatabase, account: &str) -> String {
         "webhook_endpoints",
         "webhook_deliveries",
         "webhook_attempts",
+        "documents",
     ];
     let account_row = format!(
         "accounts: {}",
@@ -210,6 +211,24 @@ async fn no_route_called_with_another_accounts_ids_filters_searches_or_cursors_r
                         assert_eq!(reply.status, 404, "{path}: {}", reply.text);
                     }
                     calls += 1;
+                }
+            }
+            // Their documents: the caller's own (a draft's preview, or the
+            // stored documents of its issued invoice) or 404.
+            for (kind, ids, mine) in [
+                ("invoices", &theirs.invoices, &mine.invoices),
+                ("credit_notes", &theirs.credit_notes, &mine.credit_notes),
+            ] {
+                for id in ids {
+                    for document in ["pdf", "xml"] {
+                        let path = format!("/v1/{kind}/{id}/{document}");
+                        let reply = app.get(tenant, &path).await;
+                        assert_own(&reply, caller, &what(&path));
+                        if !mine.contains(id) {
+                            assert_eq!(reply.status, 404, "{path}: {}", reply.text);
+                        }
+                        calls += 1;
+                    }
                 }
             }
             for id in &theirs.payments {
@@ -631,6 +650,10 @@ async fn path_tricks_get_400_or_404_never_a_500() {
         (Method::GET, "/v1/credit_notes/{}"),
         (Method::GET, "/v1/invoices/{}/credit_notes"),
         (Method::POST, "/v1/invoices/{}/credit_notes"),
+        (Method::GET, "/v1/invoices/{}/pdf"),
+        (Method::GET, "/v1/invoices/{}/xml"),
+        (Method::GET, "/v1/credit_notes/{}/pdf"),
+        (Method::GET, "/v1/credit_notes/{}/xml"),
         (Method::GET, "/v1/events/{}"),
         (Method::POST, "/v1/events/{}/redeliver"),
         (Method::GET, "/v1/webhook_endpoints/{}"),

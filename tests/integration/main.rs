@@ -17,6 +17,7 @@ mod api_tax;
 mod api_validation;
 mod citus;
 mod database_outage;
+mod documents;
 mod events;
 mod id_allocation;
 mod import;

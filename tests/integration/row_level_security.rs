@@ -10,7 +10,7 @@ use crate::harness::{
     TestDatabase, as_tenant, execute, json_rows, scalar, try_as_tenant, try_execute,
 };
 
-const TENANT_TABLES: [&str; 16] = [
+const TENANT_TABLES: [&str; 17] = [
     "api_keys",
     "customers",
     "invoices",
@@ -27,6 +27,7 @@ const TENANT_TABLES: [&str; 16] = [
     "webhook_endpoints",
     "webhook_deliveries",
     "webhook_attempts",
+    "documents",
 ];
 
 /// The tenant tables the app may read (id_counters it may not touch at all).
@@ -66,7 +67,9 @@ fn two_accounts() -> TestDatabase {
                  INSERT INTO webhook_deliveries (account_id, endpoint_id, event_id, status, attempts, next_attempt_at)
                      VALUES ('{account}', 1, 1, 'pending', 1, now());
                  INSERT INTO webhook_attempts (account_id, delivery_id, endpoint_id, event_id, attempt, attempted_at, latency_ms, error)
-                     VALUES ('{account}', 1, 1, 1, 1, now(), 3, 'refused');"
+                     VALUES ('{account}', 1, 1, 1, 1, now(), 3, 'refused');
+                 INSERT INTO documents (account_id, invoice_id, format, language, content, sha256)
+                     VALUES ('{account}', 1, 'cii', '', 'x', sha256('x'));"
             ),
         );
     }

@@ -32,6 +32,8 @@ pub struct Reply {
     pub headers: HeaderMap,
     pub body: Value,
     pub text: String,
+    /// The body as sent (a PDF, say).
+    pub bytes: Vec<u8>,
 }
 
 impl Reply {
@@ -190,6 +192,7 @@ where
             headers,
             body,
             text,
+            bytes: bytes.to_vec(),
         }
     }
 

@@ -145,3 +145,75 @@ pub fn try_as_tenant(conn: &mut PgConnection, account: &str, sql: &str) -> Resul
 pub fn as_tenant(conn: &mut PgConnection, account: &str, sql: &str) {
     try_as_tenant(conn, account, sql).unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
+
+/// Runs one of the checkers in `tests/tools` (Python, with packages from
+/// PyPI: TEST_PYTHON names the interpreter that has them; `.ci/run` makes
+/// one) on `files`, and parses the JSON it prints.
+pub fn python_tool(script: &str, files: &[PathBuf]) -> Value {
+    let python = std::env::var("TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/tools")
+        .join(script);
+    let output = Command::new(&python)
+        .arg(&path)
+        .args(files)
+        .output()
+        .unwrap_or_else(|e| panic!("run {python}: {e}"));
+    assert!(
+        output.status.success(),
+        "{script} failed (are factur-x and saxonche installed? pip install factur-x saxonche, \
+         or set TEST_PYTHON): {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{script} printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
+}
+
+/// The text of one page (1-based) of a PDF, as poppler's pdftotext reads it.
+pub fn pdf_text(file: &std::path::Path, page: Option<usize>) -> String {
+    let mut command = Command::new("pdftotext");
+    command.arg("-layout");
+    if let Some(page) = page {
+        command.args(["-f", &page.to_string(), "-l", &page.to_string()]);
+    }
+    let output = command
+        .arg(file)
+        .arg("-")
+        .output()
+        .expect("run pdftotext (poppler-utils)");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("pdftotext writes UTF-8")
+}
+
+/// A PDF's page count, as poppler's pdfinfo reads it.
+pub fn pdf_pages(file: &std::path::Path) -> usize {
+    let output = Command::new("pdfinfo")
+        .arg(file)
+        .output()
+        .expect("run pdfinfo (poppler-utils)");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("Pages:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("pdfinfo: {}", String::from_utf8_lossy(&output.stderr)))
+}
+
+/// A fresh directory for a test's files, under this run's scratch
+/// directory (removed when the test binary exits).
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let dir = server::server()
+        .run_dir()
+        .join(format!("{name}-{}", std::process::id()))
+        .join(format!("{:?}", std::thread::current().id()).replace(['(', ')'], ""));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create a scratch directory");
+    dir
+}
