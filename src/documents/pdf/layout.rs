@@ -286,7 +286,7 @@ impl<'a> Layout<'a> {
             details.push(format!("{}: {email}", labels.email));
         }
         for line in details {
-            for part in wrap(&line, Weight::Regular, SMALL, 250.0) {
+            for part in wrap(&line, Weight::Regular, SMALL, 220.0) {
                 self.text(LEFT, y, SMALL, Weight::Regular, MUTED, &part);
                 y -= SMALL * LEADING;
             }
@@ -331,10 +331,10 @@ impl<'a> Layout<'a> {
             facts.push((labels.corrects, corrects));
         }
         let mut fact_y = TOP - 38.0;
-        let label_x = RIGHT - 220.0;
+        let label_x = RIGHT - 250.0;
         for (label, value) in facts {
             self.text(label_x, fact_y, BODY, Weight::Regular, MUTED, label);
-            self.text_right(RIGHT, fact_y, BODY, Weight::Bold, &value, 120.0);
+            self.text_right(RIGHT, fact_y, BODY, Weight::Bold, &value, 170.0);
             fact_y -= BODY * LEADING + 2.0;
         }
 
@@ -470,7 +470,7 @@ impl<'a> Layout<'a> {
             .iter()
             .map(|entry| {
                 let mut name = language.category(entry.category).to_owned();
-                if entry.category != TaxCategory::O {
+                if matches!(entry.category, TaxCategory::S | TaxCategory::Z) {
                     name = format!("{name} {}", language.rate(&entry.rate));
                 }
                 let reason = entry

@@ -466,3 +466,30 @@ pub fn render(document: &Document, language: Locale, factur_x: Option<&[u8]>) ->
     pdf.set_file_id((id.clone(), id));
     pdf.finish()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::documents::samples;
+
+    #[test]
+    fn the_same_document_renders_to_the_same_bytes() {
+        let document = samples::document(DocumentKind::Invoice, 40);
+        let xml = crate::documents::cii::render(&document);
+        let first = render(&document, Locale::De, Some(&xml));
+        assert_eq!(first, render(&document, Locale::De, Some(&xml)));
+        assert_ne!(first, render(&document, Locale::En, Some(&xml)));
+        assert!(first.starts_with(b"%PDF-1.7\n%\x80\x80\x80\x80"));
+    }
+
+    #[test]
+    fn every_character_of_both_languages_has_a_glyph() {
+        for weight in Weight::ALL {
+            let font = Font::get(weight);
+            for c in "äöüÄÖÜß€£¥–—·„“”‘’©°§½ÉéèàçñøåŁłŚśŻżČčŠšŽž".chars()
+            {
+                assert_ne!(font.glyph(c), 0, "{c} in {weight:?}");
+            }
+        }
+    }
+}
