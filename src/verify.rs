@@ -190,7 +190,7 @@ const APP_GRANTS: &[TableGrants] = &[
                     "next_attempt_at",
                 ],
             ),
-            ("UPDATE", &["status", "next_attempt_at"]),
+            ("UPDATE", &["status", "next_attempt_at", "attempts"]),
         ],
     ),
     (
@@ -470,7 +470,7 @@ const APP_GRANTS: &[TableGrants] = &[
 const APP_FUNCTIONS: &[&str] = &[
     "prune_expired_idempotency_keys",
     "prune_expired_events",
-    "claim_webhook_deliveries",
+    "due_webhook_deliveries",
     "webhook_queue_depth",
     "take_document_sequence",
     "set_next_document_sequence",

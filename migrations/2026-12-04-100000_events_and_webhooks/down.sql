@@ -1,6 +1,6 @@
 DROP FUNCTION prune_expired_events(interval, integer);
 DROP FUNCTION webhook_queue_depth(timestamptz);
-DROP FUNCTION claim_webhook_deliveries(timestamptz, interval, integer);
+DROP FUNCTION due_webhook_deliveries(timestamptz, integer);
 DROP TABLE webhook_attempts;
 DROP TABLE webhook_deliveries;
 DROP TABLE webhook_endpoints;

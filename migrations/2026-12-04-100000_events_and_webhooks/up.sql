@@ -25,7 +25,6 @@ CREATE TABLE events (
     api_key_id bigint,
     created_at timestamptz NOT NULL,
     CONSTRAINT events_pkey PRIMARY KEY (account_id, id),
-    CONSTRAINT events_account_fkey FOREIGN KEY (account_id) REFERENCES accounts (id),
     CONSTRAINT events_id_positive CHECK (id > 0),
     CONSTRAINT events_type_known CHECK (type IN (
         'customer.created', 'customer.updated', 'customer.deleted',
@@ -55,7 +54,6 @@ CREATE TABLE webhook_endpoints (
     created_at  timestamptz NOT NULL,
     updated_at  timestamptz NOT NULL,
     CONSTRAINT webhook_endpoints_pkey PRIMARY KEY (account_id, id),
-    CONSTRAINT webhook_endpoints_account_fkey FOREIGN KEY (account_id) REFERENCES accounts (id),
     CONSTRAINT webhook_endpoints_id_positive CHECK (id > 0),
     CONSTRAINT webhook_endpoints_url_format CHECK (url ~ '^https?://' AND char_length(url) <= 2000),
     CONSTRAINT webhook_endpoints_event_types_given
@@ -78,10 +76,6 @@ CREATE TABLE webhook_deliveries (
     next_attempt_at timestamptz,
     created_at      timestamptz NOT NULL,
     CONSTRAINT webhook_deliveries_pkey PRIMARY KEY (account_id, id),
-    CONSTRAINT webhook_deliveries_endpoint_fkey FOREIGN KEY (account_id, endpoint_id)
-        REFERENCES webhook_endpoints (account_id, id) ON DELETE CASCADE,
-    CONSTRAINT webhook_deliveries_event_fkey FOREIGN KEY (account_id, event_id)
-        REFERENCES events (account_id, id) ON DELETE CASCADE,
     CONSTRAINT webhook_deliveries_id_positive CHECK (id > 0),
     CONSTRAINT webhook_deliveries_status_valid CHECK (status IN ('pending', 'delivered', 'failed')),
     CONSTRAINT webhook_deliveries_due_when_pending
@@ -108,8 +102,6 @@ CREATE TABLE webhook_attempts (
     latency_ms   integer     NOT NULL,
     error        text,
     CONSTRAINT webhook_attempts_pkey PRIMARY KEY (account_id, id),
-    CONSTRAINT webhook_attempts_delivery_fkey FOREIGN KEY (account_id, delivery_id)
-        REFERENCES webhook_deliveries (account_id, id) ON DELETE CASCADE,
     CONSTRAINT webhook_attempts_id_positive CHECK (id > 0),
     CONSTRAINT webhook_attempts_attempt_positive CHECK (attempt >= 1),
     CONSTRAINT webhook_attempts_status_code_http CHECK (status_code BETWEEN 100 AND 599),
@@ -154,56 +146,62 @@ CREATE POLICY webhook_attempts_tenant_isolation ON webhook_attempts
     WITH CHECK (account_id = NULLIF(current_setting('app.account_id', true), ''));
 
 -- The sender works for every account, which row-level security hides from
--- the app role; this function (the owner's) is its one way across. It hands
--- out due deliveries of enabled endpoints, oldest due first, each to one
--- caller: FOR UPDATE SKIP LOCKED passes over rows another sender is
--- claiming, and the claim itself moves `next_attempt_at` a lease ahead and
--- counts the attempt, so once it commits no other sender sees the delivery
--- as due until the lease is over. Everything else the sender reads and
--- writes it does in a tenant transaction of the delivery's account.
-CREATE FUNCTION claim_webhook_deliveries(p_now timestamptz, p_lease interval, p_limit integer)
-RETURNS TABLE (account_id text, delivery_id bigint, attempt integer)
-LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
-    WITH due AS (
+-- the app role: this function (the owner's) is its one way across. It
+-- lists due deliveries of enabled endpoints, oldest due first, without
+-- locking them; the sender then claims them one account at a time, in
+-- that account's transaction (see the sender). Across shards on Citus,
+-- which it says to Citus; PL/pgSQL, as Citus plans no SQL function that
+-- takes parameters.
+CREATE FUNCTION due_webhook_deliveries(p_now timestamptz, p_limit integer)
+RETURNS TABLE (account_id text, delivery_id bigint)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') THEN
+        PERFORM set_config('citus.multi_task_query_log_level', 'off', true);
+    END IF;
+    RETURN QUERY
         SELECT d.account_id, d.id
         FROM webhook_deliveries d
         JOIN webhook_endpoints e ON e.account_id = d.account_id AND e.id = d.endpoint_id
         WHERE d.status = 'pending' AND d.next_attempt_at <= p_now AND e.enabled
         ORDER BY d.next_attempt_at
-        LIMIT p_limit
-        FOR UPDATE OF d SKIP LOCKED
-    )
-    UPDATE webhook_deliveries d
-    SET next_attempt_at = p_now + p_lease, attempts = d.attempts + 1
-    FROM due
-    WHERE d.account_id = due.account_id AND d.id = due.id
-    RETURNING d.account_id, d.id, d.attempts
+        LIMIT p_limit;
+END
 $$;
-REVOKE EXECUTE ON FUNCTION claim_webhook_deliveries(timestamptz, interval, integer) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION due_webhook_deliveries(timestamptz, integer) FROM PUBLIC;
 
 -- How many deliveries are due now, over every account (for /metrics).
 CREATE FUNCTION webhook_queue_depth(p_now timestamptz) RETURNS bigint
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
-    SELECT count(*) FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= p_now
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') THEN
+        PERFORM set_config('citus.multi_task_query_log_level', 'off', true);
+    END IF;
+    RETURN (SELECT count(*) FROM webhook_deliveries
+            WHERE status = 'pending' AND next_attempt_at <= p_now);
+END
 $$;
 REVOKE EXECUTE ON FUNCTION webhook_queue_depth(timestamptz) FROM PUBLIC;
 
 -- The app role may never change or delete an event (the audit trail), so
--- pruning after EVENT_RETENTION_DAYS is the owner's, `batch` rows a call.
--- Their deliveries and attempts go with them.
+-- pruning after EVENT_RETENTION_DAYS is the owner's, `batch` rows a call,
+-- oldest first. Their deliveries and attempts go with them.
 CREATE FUNCTION prune_expired_events(retention interval, batch integer DEFAULT 10000) RETURNS bigint
-LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
-    WITH expired AS (
-        SELECT account_id, id FROM events
-        WHERE created_at < now() - retention
-        ORDER BY created_at
-        LIMIT batch
-    ), pruned AS (
-        DELETE FROM events e USING expired x
-        WHERE e.account_id = x.account_id AND e.id = x.id
-        RETURNING 1
-    )
-    SELECT count(*) FROM pruned
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+DECLARE
+    pruned bigint;
+BEGIN
+    IF EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') THEN
+        PERFORM set_config('citus.multi_task_query_log_level', 'off', true);
+    END IF;
+    DELETE FROM events
+    WHERE (account_id, id) IN (SELECT account_id, id FROM events
+                               WHERE created_at < now() - retention
+                               ORDER BY created_at
+                               LIMIT batch);
+    GET DIAGNOSTICS pruned = ROW_COUNT;
+    RETURN pruned;
+END
 $$;
 REVOKE EXECUTE ON FUNCTION prune_expired_events(interval, integer) FROM PUBLIC;
 
@@ -221,13 +219,46 @@ BEGIN
         ON webhook_endpoints TO invoiced_app;
     GRANT SELECT,
         INSERT (account_id, endpoint_id, event_id, status, attempts, next_attempt_at),
-        UPDATE (status, next_attempt_at)
+        UPDATE (status, next_attempt_at, attempts)
         ON webhook_deliveries TO invoiced_app;
     GRANT SELECT,
         INSERT (account_id, delivery_id, endpoint_id, event_id, attempt, attempted_at, status_code,
                 latency_ms, error)
         ON webhook_attempts TO invoiced_app;
-    GRANT EXECUTE ON FUNCTION claim_webhook_deliveries(timestamptz, interval, integer),
+    GRANT EXECUTE ON FUNCTION due_webhook_deliveries(timestamptz, integer),
         webhook_queue_depth(timestamptz), prune_expired_events(interval, integer) TO invoiced_app;
 END
 $$;
+
+-- On a Citus coordinator whose tenant tables are distributed already (an
+-- upgrade), the new tables are distributed, co-located with them, before
+-- the foreign keys below tie them to the accounts and to each other: Citus
+-- allows no key between a local and a distributed table. On plain
+-- PostgreSQL, and on a Citus database migrated from scratch (which
+-- `invoiced migrate run` distributes whole afterwards), this does nothing.
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') THEN
+        IF EXISTS (SELECT FROM pg_dist_partition WHERE logicalrelid = 'public.invoices'::regclass) THEN
+            PERFORM create_distributed_table(t, 'account_id', colocate_with => 'invoices')
+            FROM unnest(ARRAY['events', 'webhook_endpoints', 'webhook_deliveries',
+                              'webhook_attempts']) AS t;
+        END IF;
+    END IF;
+END
+$$;
+
+ALTER TABLE events
+    ADD CONSTRAINT events_account_fkey FOREIGN KEY (account_id) REFERENCES accounts (id);
+ALTER TABLE webhook_endpoints
+    ADD CONSTRAINT webhook_endpoints_account_fkey FOREIGN KEY (account_id) REFERENCES accounts (id);
+-- (One constraint a statement: Citus takes no other subcommand beside one.)
+ALTER TABLE webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_endpoint_fkey FOREIGN KEY (account_id, endpoint_id)
+        REFERENCES webhook_endpoints (account_id, id) ON DELETE CASCADE;
+ALTER TABLE webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_event_fkey FOREIGN KEY (account_id, event_id)
+        REFERENCES events (account_id, id) ON DELETE CASCADE;
+ALTER TABLE webhook_attempts
+    ADD CONSTRAINT webhook_attempts_delivery_fkey FOREIGN KEY (account_id, delivery_id)
+        REFERENCES webhook_deliveries (account_id, id) ON DELETE CASCADE;

@@ -27,11 +27,6 @@ CREATE TABLE documents (
     sha256         bytea       NOT NULL,
     created_at     timestamptz NOT NULL,
     CONSTRAINT documents_pkey PRIMARY KEY (account_id, id),
-    CONSTRAINT documents_account_fkey FOREIGN KEY (account_id) REFERENCES accounts (id),
-    CONSTRAINT documents_invoice_fkey FOREIGN KEY (account_id, invoice_id)
-        REFERENCES invoices (account_id, id),
-    CONSTRAINT documents_credit_note_fkey FOREIGN KEY (account_id, credit_note_id)
-        REFERENCES credit_notes (account_id, id),
     CONSTRAINT documents_id_positive CHECK (id > 0),
     CONSTRAINT documents_of_one_document CHECK (num_nonnulls(invoice_id, credit_note_id) = 1),
     CONSTRAINT documents_format_known CHECK (format IN ('pdf', 'cii', 'ubl')),
@@ -69,3 +64,28 @@ BEGIN
         ON documents TO invoiced_app;
 END
 $$;
+
+-- On a Citus coordinator whose tenant tables are distributed already (an
+-- upgrade), the table is distributed, co-located with them, before the
+-- foreign keys below tie it to them (Citus allows no key between a local
+-- and a distributed table). On plain PostgreSQL, and on a Citus database
+-- migrated from scratch (distributed whole afterwards), this does nothing.
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') THEN
+        IF EXISTS (SELECT FROM pg_dist_partition WHERE logicalrelid = 'public.invoices'::regclass) THEN
+            PERFORM create_distributed_table('documents', 'account_id', colocate_with => 'invoices');
+        END IF;
+    END IF;
+END
+$$;
+
+-- (One constraint a statement: Citus takes no other subcommand beside one.)
+ALTER TABLE documents
+    ADD CONSTRAINT documents_account_fkey FOREIGN KEY (account_id) REFERENCES accounts (id);
+ALTER TABLE documents
+    ADD CONSTRAINT documents_invoice_fkey FOREIGN KEY (account_id, invoice_id)
+        REFERENCES invoices (account_id, id);
+ALTER TABLE documents
+    ADD CONSTRAINT documents_credit_note_fkey FOREIGN KEY (account_id, credit_note_id)
+        REFERENCES credit_notes (account_id, id);

@@ -42,34 +42,32 @@ pub fn view(conn: &mut TenantConn<'_>) -> Result<AccountView, AccountError> {
     Ok(AccountView::new(profile, next_invoice, next_credit_note))
 }
 
-/// Applies `update`. The profile row is locked first, so a concurrent
-/// issue (which reads it locked too) sees it before or after, never half.
+/// Applies `update`.
+///
+/// The rules between fields (a yearly reset needs a year in both number
+/// formats) are checked on the row as the UPDATE left it: the UPDATE
+/// row-locks it until commit, so a concurrent change of another field
+/// either committed before (and is in the row checked) or waits for this
+/// one (and is checked against it). No lock is taken before: every insert
+/// of the account key-shares this row, and holding it locked while taking
+/// the account's event counter deadlocked with them.
 pub fn update(
     conn: &mut TenantConn<'_>,
     update: &ProfileUpdate,
 ) -> Result<AccountView, AccountError> {
-    let current = account::lock_profile(conn)?;
     let changes = &update.changes;
     if let Some(timezone) = &changes.timezone
         && !account::timezone_exists(conn, timezone)?
     {
         return Err(AccountError::UnknownTimezone(timezone.clone()));
     }
-    let reset = changes.number_reset.unwrap_or(current.number_reset);
+    let profile = account::update_profile(conn, changes)?;
+    let reset = profile.number_reset;
     for (field, format) in [
-        (
-            "invoice_number_format",
-            changes
-                .invoice_number_format
-                .as_ref()
-                .unwrap_or(&current.invoice_number_format),
-        ),
+        ("invoice_number_format", &profile.invoice_number_format),
         (
             "credit_note_number_format",
-            changes
-                .credit_note_number_format
-                .as_ref()
-                .unwrap_or(&current.credit_note_number_format),
+            &profile.credit_note_number_format,
         ),
     ] {
         let checked = NumberFormat::parse(format).and_then(|f| f.check_reset(reset));
@@ -85,7 +83,6 @@ pub fn update(
             return Err(AccountError::Inconsistent { field, message });
         }
     }
-    let profile = account::update_profile(conn, changes)?;
     let today = account::today(conn, &profile.timezone)?;
     for (series, next) in [
         (Series::Invoice, update.next_invoice_sequence),

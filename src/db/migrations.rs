@@ -1,19 +1,249 @@
-//! The embedded migrations, applied under a PostgreSQL advisory lock.
+//! The migrations, compiled into the binary and applied under a
+//! PostgreSQL advisory lock.
 //!
 //! diesel_migrations applies each migration in its own transaction but does
 //! not coordinate concurrent runners: two instances starting at once would
 //! both see a migration pending and both try to apply it. Every operation
 //! here therefore holds a session-level advisory lock first, and reads the
 //! state again once it has it.
+//!
+//! Each migration's SQL is sent one statement at a time (in its
+//! transaction, as diesel does), not as one multi-statement query: on a
+//! Citus coordinator, a DDL statement that Citus passes on to the workers
+//! (on a distributed table, a function, a grant) is passed on as the query
+//! string it arrived in, and a string of several statements is refused
+//! there ("cannot insert multiple commands into a prepared statement").
+//! `diesel migration run` sends the same files whole, which plain
+//! PostgreSQL takes the same way.
 
 use std::collections::HashSet;
+use std::fmt;
 
-use diesel::pg::PgConnection;
+use diesel::connection::BoxableConnection;
+use diesel::migration::{
+    Migration, MigrationMetadata, MigrationName as DieselName, MigrationSource, MigrationVersion,
+};
+use diesel::pg::{Pg, PgConnection};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
-use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use diesel_migrations::MigrationHarness;
 
-pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+/// Every migration under migrations/: (directory name, up.sql, down.sql),
+/// oldest first (listed by build.rs).
+const FILES: &[(&str, &str, &str)] = include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
+
+/// The migrations, as diesel's harness takes them.
+#[derive(Debug, Clone, Copy)]
+pub struct SqlMigrations;
+
+pub const MIGRATIONS: SqlMigrations = SqlMigrations;
+
+struct SqlMigration {
+    name: Named,
+    up: &'static str,
+    down: &'static str,
+}
+
+struct Named {
+    name: &'static str,
+    /// The directory name's date and time, digits only, as diesel keeps it.
+    version: String,
+}
+
+impl fmt::Display for Named {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+impl DieselName for Named {
+    fn version(&self) -> MigrationVersion<'_> {
+        MigrationVersion::from(self.version.as_str())
+    }
+}
+
+/// Every migration runs in its own transaction.
+struct InTransaction;
+
+impl MigrationMetadata for InTransaction {}
+
+/// A statement of a migration that failed, and why.
+#[derive(Debug)]
+struct StatementFailed {
+    migration: &'static str,
+    statement: String,
+    error: diesel::result::Error,
+}
+
+impl fmt::Display for StatementFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let first_line = self.statement.lines().next().unwrap_or_default();
+        write!(
+            f,
+            "migration {} failed at `{first_line}`: {}",
+            self.migration, self.error
+        )
+    }
+}
+
+impl std::error::Error for StatementFailed {}
+
+impl SqlMigration {
+    fn execute(
+        &self,
+        conn: &mut dyn BoxableConnection<Pg>,
+        sql: &str,
+    ) -> diesel::migration::Result<()> {
+        for statement in statements(sql) {
+            conn.batch_execute(statement)
+                .map_err(|error| StatementFailed {
+                    migration: self.name.name,
+                    statement: statement.to_owned(),
+                    error,
+                })?;
+        }
+        Ok(())
+    }
+}
+
+impl Migration<Pg> for SqlMigration {
+    fn run(&self, conn: &mut dyn BoxableConnection<Pg>) -> diesel::migration::Result<()> {
+        self.execute(conn, self.up)
+    }
+
+    fn revert(&self, conn: &mut dyn BoxableConnection<Pg>) -> diesel::migration::Result<()> {
+        self.execute(conn, self.down)
+    }
+
+    fn metadata(&self) -> &dyn MigrationMetadata {
+        &InTransaction
+    }
+
+    fn name(&self) -> &dyn DieselName {
+        &self.name
+    }
+}
+
+impl MigrationSource<Pg> for SqlMigrations {
+    fn migrations(&self) -> diesel::migration::Result<Vec<Box<dyn Migration<Pg>>>> {
+        Ok(FILES
+            .iter()
+            .map(|(name, up, down)| {
+                let stamp = name.split('_').next().unwrap_or_default();
+                Box::new(SqlMigration {
+                    name: Named {
+                        name,
+                        version: stamp.chars().filter(char::is_ascii_digit).collect(),
+                    },
+                    up,
+                    down,
+                }) as Box<dyn Migration<Pg>>
+            })
+            .collect())
+    }
+}
+
+/// The statements of an SQL script, each without its terminating `;`:
+/// split at semicolons outside quotes ('…', E'…' with backslash escapes,
+/// "…"), dollar quotes ($$…$$, $tag$…$tag$) and comments. A piece that is
+/// only whitespace or comments is no statement.
+fn statements(sql: &str) -> Vec<&str> {
+    let bytes = sql.as_bytes();
+    let mut statements = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    let mut has_code = false;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'-' if bytes.get(i + 1) == Some(&b'-') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                let mut depth = 0;
+                while i < bytes.len() {
+                    if bytes[i] == b'/' && bytes.get(i + 1) == Some(&b'*') {
+                        depth += 1;
+                        i += 2;
+                    } else if bytes[i] == b'*' && bytes.get(i + 1) == Some(&b'/') {
+                        depth -= 1;
+                        i += 2;
+                        if depth == 0 {
+                            break;
+                        }
+                    } else {
+                        i += 1;
+                    }
+                }
+                continue;
+            }
+            b'\'' => {
+                let escapes = i > 0
+                    && matches!(bytes[i - 1], b'E' | b'e')
+                    && (i < 2 || !(bytes[i - 2].is_ascii_alphanumeric() || bytes[i - 2] == b'_'));
+                i += 1;
+                while i < bytes.len() {
+                    if escapes && bytes[i] == b'\\' {
+                        i += 2;
+                    } else if bytes[i] == b'\'' {
+                        if bytes.get(i + 1) == Some(&b'\'') {
+                            i += 2;
+                        } else {
+                            break;
+                        }
+                    } else {
+                        i += 1;
+                    }
+                }
+                has_code = true;
+            }
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += 1;
+                }
+                has_code = true;
+            }
+            b'$' => {
+                // A dollar quote opens with $tag$ (tag: letters, digits, _,
+                // not starting with a digit); $1 is a parameter.
+                let tag_end = sql[i + 1..]
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .map(|n| i + 1 + n);
+                match tag_end {
+                    Some(end)
+                        if bytes[end] == b'$'
+                            && !bytes.get(i + 1).is_some_and(u8::is_ascii_digit) =>
+                    {
+                        let tag = &sql[i..=end];
+                        let body = end + 1;
+                        i = sql[body..]
+                            .find(tag)
+                            .map_or(bytes.len(), |n| body + n + tag.len() - 1);
+                    }
+                    _ => {}
+                }
+                has_code = true;
+            }
+            b';' => {
+                if has_code {
+                    statements.push(sql[start..i].trim());
+                }
+                start = i + 1;
+                has_code = false;
+            }
+            c if !c.is_ascii_whitespace() => has_code = true,
+            _ => {}
+        }
+        i += 1;
+    }
+    if has_code {
+        statements.push(sql[start..].trim());
+    }
+    statements
+}
 
 /// The advisory lock key: "invoiced" in ASCII, so it is recognisable in
 /// pg_locks and unlikely to collide with another application's.
@@ -57,8 +287,8 @@ pub enum Scope {
 
 /// Every embedded migration as (version, name), oldest first.
 fn embedded() -> Vec<(String, MigrationName)> {
-    let migrations = diesel::migration::MigrationSource::<diesel::pg::Pg>::migrations(&MIGRATIONS)
-        .expect("embedded migrations are valid: they were checked at compile time");
+    let migrations = MigrationSource::<Pg>::migrations(&MIGRATIONS)
+        .expect("the migrations compiled in are listed without fail");
     let mut named: Vec<(String, MigrationName)> = migrations
         .iter()
         .map(|m| (m.name().version().to_string(), m.name().to_string()))
@@ -241,8 +471,7 @@ pub fn redo(conn: &mut PgConnection, scope: Scope) -> Result<Vec<MigrationName>,
         reverted.reverse();
         // Re-apply exactly what was reverted, not other pending migrations.
         let mut migrations =
-            diesel::migration::MigrationSource::<diesel::pg::Pg>::migrations(&MIGRATIONS)
-                .map_err(MigrationError::Harness)?;
+            MigrationSource::<Pg>::migrations(&MIGRATIONS).map_err(MigrationError::Harness)?;
         migrations.retain(|m| reverted.contains(&m.name().to_string()));
         migrations.sort_by_key(|m| m.name().version().to_string());
         for migration in &migrations {
@@ -251,4 +480,38 @@ pub fn redo(conn: &mut PgConnection, scope: Scope) -> Result<Vec<MigrationName>,
         }
         Ok(reverted)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scripts_split_at_semicolons_outside_quotes_and_comments() {
+        let script = "CREATE TABLE t (a text DEFAULT 'x;y', \"b;c\" int); -- a comment; still one
+            /* block; comment /* nested; */ */
+            CREATE FUNCTION f() RETURNS text LANGUAGE plpgsql AS $$
+            BEGIN RETURN 'a;b'; END $$;
+            DO $body$ BEGIN PERFORM 1; END $body$;
+            SELECT E'it\\'s; here', $1;
+            ;
+            -- trailing comment";
+        let got = statements(script);
+        assert_eq!(got.len(), 4, "{got:#?}");
+        assert!(got[0].starts_with("CREATE TABLE t") && got[0].ends_with("int)"));
+        assert!(got[1].contains("RETURN 'a;b'; END $$"));
+        assert!(got[1].contains("/* block; comment /* nested; */ */") && got[2].starts_with("DO $body$"));
+        assert!(got[3].contains("$1"));
+    }
+
+    #[test]
+    fn every_migration_is_listed_in_order_with_its_version() {
+        let migrations = MigrationSource::<Pg>::migrations(&MIGRATIONS).unwrap();
+        assert_eq!(migrations.len(), FILES.len());
+        assert_eq!(migrations[0].name().version().to_string(), "20261121100000");
+        let names: Vec<String> = migrations.iter().map(|m| m.name().to_string()).collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(names, sorted);
+    }
 }

@@ -39,8 +39,12 @@ pub fn issue_invoice(conn: &mut TenantConn<'_>, id: InvoiceId) -> Result<FullInv
     if items.is_empty() {
         return Err(InvoicingError::NoItems(id));
     }
-    // Locked: a concurrent change of the profile waits for this issue.
-    let profile = account::lock_profile(conn)?;
+    // Read, not locked: every insert of the account key-shares its row, and
+    // an issue holding it locked while waiting for the account's event
+    // counter deadlocked with them (on Citus, where a row lock on the
+    // reference table is a lock on its shard, so did two issues). The
+    // issue fixes the profile as it read it.
+    let profile = account::profile(conn)?;
     let customer = customer::find(conn, crate::domain::CustomerId::from_db(draft.customer_id))?
         .ok_or(InvoicingError::Database(diesel::result::Error::NotFound))?;
     let seller = SellerParty::from(&profile);

@@ -161,24 +161,6 @@ pub fn profile(conn: &mut TenantConn<'_>) -> QueryResult<Profile> {
         .first(conn.pg())
 }
 
-/// The profile, share-locked until the transaction ends: what issuing reads,
-/// so that a concurrent change of the profile waits for the issue.
-///
-/// A share lock, not FOR UPDATE: every insert into a tenant table checks
-/// its foreign key to `accounts` with FOR KEY SHARE on this row, which FOR
-/// UPDATE would block. An issue holding FOR UPDATE here while waiting for
-/// the account's event counter, held by a request that is itself waiting
-/// to key-share this row, deadlocked under mixed load. Concurrent issues
-/// share the lock; numbering orders them.
-pub fn lock_profile(conn: &mut TenantConn<'_>) -> QueryResult<Profile> {
-    let account_id = conn.account_id().to_owned();
-    accounts::table
-        .find(account_id)
-        .select(Profile::as_select())
-        .for_share()
-        .first(conn.pg())
-}
-
 pub fn update_profile(conn: &mut TenantConn<'_>, changes: &ProfileChanges) -> QueryResult<Profile> {
     if changes.is_empty() {
         return profile(conn);

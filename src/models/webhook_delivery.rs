@@ -33,17 +33,37 @@ pub fn queue(
 ) -> QueryResult<Vec<Delivery>> {
     let account_id = conn.account_id().to_owned();
     diesel::sql_query(
-        "INSERT INTO webhook_deliveries \
+        "INSERT INTO webhook_deliveries AS queued \
              (account_id, endpoint_id, event_id, status, attempts, next_attempt_at) \
          SELECT account_id, id, $2, 'pending', 0, now() FROM webhook_endpoints \
          WHERE account_id = $1 AND enabled AND (event_types @> ARRAY[$3] OR event_types @> ARRAY['*']) \
          ORDER BY id \
-         RETURNING account_id, id, endpoint_id, event_id, status, attempts, next_attempt_at, created_at",
+         RETURNING queued.account_id, queued.id, queued.endpoint_id, queued.event_id, queued.status, \
+                   queued.attempts, queued.next_attempt_at, queued.created_at",
     )
     .bind::<Text, _>(account_id)
     .bind::<BigInt, _>(event.get())
     .bind::<Text, _>(event_type.as_str())
     .load(conn.pg())
+}
+
+/// A due delivery of some account, as the sender finds it.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct Due {
+    #[diesel(sql_type = Text)]
+    pub account_id: String,
+    #[diesel(sql_type = BigInt)]
+    pub delivery_id: i64,
+}
+
+/// Up to `limit` due deliveries of enabled endpoints, of any account,
+/// oldest due first (the owner's `due_webhook_deliveries`), not locked:
+/// [`claim`] decides which of them this sender gets.
+pub fn due(conn: &mut PgConnection, now: DateTime<Utc>, limit: i32) -> QueryResult<Vec<Due>> {
+    diesel::sql_query("SELECT account_id, delivery_id FROM due_webhook_deliveries($1, $2)")
+        .bind::<Timestamptz, _>(now)
+        .bind::<Integer, _>(limit)
+        .load(conn)
 }
 
 /// A delivery the sender has claimed: its `attempt`th try.
@@ -57,11 +77,19 @@ pub struct Claim {
     pub attempt: i32,
 }
 
-/// Claims up to `limit` due deliveries of any account for `lease` (see the
-/// owner's `claim_webhook_deliveries`). Commit before sending: the claim is
+/// Claims, of the deliveries `ids` of the connection's account, at most
+/// `limit` that are still due, for `lease`: their due time moves a lease
+/// ahead and their attempt is counted. Commit before sending: the claim is
 /// what keeps other senders off them.
+///
+/// `FOR UPDATE SKIP LOCKED` passes over deliveries another sender is
+/// claiming at this moment (it takes others instead of waiting), and the
+/// due check, made on rows locked here, passes over those another sender
+/// claimed and committed meanwhile: each delivery goes to one sender. One
+/// account at a time, so that on Citus this is a single-shard statement.
 pub fn claim(
-    conn: &mut PgConnection,
+    conn: &mut TenantConn<'_>,
+    ids: &[i64],
     now: DateTime<Utc>,
     lease: std::time::Duration,
     limit: i32,
@@ -69,13 +97,24 @@ pub fn claim(
     let lease = diesel::data_types::PgInterval::from_microseconds(
         i64::try_from(lease.as_micros()).unwrap_or(i64::MAX),
     );
+    let account_id = conn.account_id().to_owned();
     diesel::sql_query(
-        "SELECT account_id, delivery_id, attempt FROM claim_webhook_deliveries($1, $2, $3)",
+        "UPDATE webhook_deliveries AS claimed \
+         SET next_attempt_at = $3 + $4, attempts = claimed.attempts + 1 \
+         WHERE claimed.account_id = $1 AND claimed.id IN ( \
+             SELECT id FROM webhook_deliveries \
+             WHERE account_id = $1 AND id = ANY($2) AND status = 'pending' AND next_attempt_at <= $3 \
+             ORDER BY next_attempt_at, id \
+             LIMIT $5 \
+             FOR UPDATE SKIP LOCKED) \
+         RETURNING claimed.account_id, claimed.id AS delivery_id, claimed.attempts AS attempt",
     )
+    .bind::<Text, _>(account_id)
+    .bind::<diesel::sql_types::Array<BigInt>, _>(ids)
     .bind::<Timestamptz, _>(now)
     .bind::<Interval, _>(lease)
     .bind::<Integer, _>(limit)
-    .load(conn)
+    .load(conn.pg())
 }
 
 #[derive(QueryableByName)]

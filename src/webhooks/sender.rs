@@ -2,17 +2,20 @@
 //! events to their endpoints.
 //!
 //! At least once, never twice at the same time, nothing lost: a worker
-//! claims due deliveries (the owner's `claim_webhook_deliveries`: `FOR
-//! UPDATE SKIP LOCKED`, so workers of any number of instances each get
-//! different ones) and the claim, committed before anything is sent, moves
-//! the delivery's due time a lease ahead. The worker then sends, and
-//! records the outcome in the delivery's account (delivered, due again
-//! after the retry delay, or failed). A worker that dies mid-send — the
-//! process killed, the machine gone — records nothing; once the lease is
-//! over the delivery is due again and another worker sends it. The lease
-//! is longer than a send may take, so a live worker's delivery is never
-//! taken from it; receivers deduplicate the rare repeat (after a kill) by
-//! `webhook-id`.
+//! lists due deliveries of every account (the owner's
+//! `due_webhook_deliveries`, which reads across accounts without locking),
+//! then claims some of them one account at a time, in that account's
+//! transaction (`webhook_delivery::claim`: `FOR UPDATE SKIP LOCKED`, so
+//! workers of any number of instances each get different ones, and on
+//! Citus a single-shard statement). The claim, committed before anything
+//! is sent, moves the delivery's due time a lease ahead. The worker then
+//! sends, and records the outcome in the delivery's account (delivered,
+//! due again after the retry delay, or failed). A worker that dies
+//! mid-send (the process killed, the machine gone) records nothing; once
+//! the lease is over the delivery is due again and another worker sends
+//! it. The lease is longer than a send may take, so a live worker's
+//! delivery is never taken from it; receivers deduplicate the rare repeat
+//! (after a kill) by `webhook-id`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -47,8 +50,12 @@ pub const RETRY_DELAYS: [Duration; 7] = [
     Duration::from_secs(10 * 3600),
 ];
 
-/// Deliveries one claim takes.
+/// Deliveries one worker claims at a time.
 const CLAIM_BATCH: i32 = 4;
+
+/// Due deliveries a worker looks at to claim its batch from: more than it
+/// claims, so that workers looking at once find different ones to take.
+const CANDIDATES: i32 = 32;
 
 /// What the sender asks the time: the system's, or one a test moves.
 pub trait Clock: Send + Sync {
@@ -162,17 +169,42 @@ impl Sender {
     /// Claims a batch and sends it; how many deliveries it handled.
     pub async fn run_once(&self) -> Result<usize, SendError> {
         let now = self.clock.now();
-        let claims = self
+        let due = self
             .db
-            .run(move |conn, _| {
-                Ok::<_, SendError>(webhook_delivery::claim(conn, now, LEASE, CLAIM_BATCH)?)
-            })
+            .run(move |conn, _| Ok::<_, SendError>(webhook_delivery::due(conn, now, CANDIDATES)?))
             .await?;
-        let count = claims.len();
-        for claim in claims {
-            self.deliver(claim).await?;
+        // By account, oldest due first.
+        let mut by_account: Vec<(String, Vec<i64>)> = Vec::new();
+        for candidate in due {
+            match by_account
+                .iter_mut()
+                .find(|(a, _)| *a == candidate.account_id)
+            {
+                Some((_, ids)) => ids.push(candidate.delivery_id),
+                None => by_account.push((candidate.account_id, vec![candidate.delivery_id])),
+            }
         }
-        Ok(count)
+        let mut handled = 0;
+        for (account, ids) in by_account {
+            let left = CLAIM_BATCH - i32::try_from(handled).unwrap_or(CLAIM_BATCH);
+            if left <= 0 {
+                break;
+            }
+            let account = AccountId::parse(&account).map_err(SendError::Account)?;
+            let claims = self
+                .db
+                .run(move |conn, _| {
+                    db::in_tenant_transaction(conn, &account, |conn| {
+                        Ok::<_, SendError>(webhook_delivery::claim(conn, &ids, now, LEASE, left)?)
+                    })
+                })
+                .await?;
+            for claim in claims {
+                self.deliver(claim).await?;
+                handled += 1;
+            }
+        }
+        Ok(handled)
     }
 
     /// Sends one claimed delivery and records what came of it.

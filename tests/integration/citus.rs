@@ -112,6 +112,41 @@ fn migrations_on_a_coordinator_distribute_every_table_with_its_foreign_keys() {
     );
 }
 
+/// An upgrade of a distributed database: migrations that add tenant tables
+/// with foreign keys to distributed ones (events and webhooks, documents)
+/// distribute them as they go, and the service uses them.
+#[actix_web::test]
+async fn migrations_applied_to_a_distributed_database_distribute_their_new_tables() {
+    let Some(_) = cluster_or_skip("upgrade") else {
+        return;
+    };
+    let db = TestDatabase::new();
+    let mut owner = db.owner_conn();
+    // Back to before the events migration, everything else distributed...
+    for _ in 0..2 {
+        invoiced::db::migrations::revert(&mut owner, invoiced::db::migrations::Scope::Last)
+            .expect("revert on Citus");
+    }
+    let tables: Vec<String> = placements(&db).into_iter().map(|p| p.0).collect();
+    assert!(!tables.contains(&"events".to_owned()) && !tables.contains(&"documents".to_owned()));
+    // ...then upgraded.
+    let applied = invoiced::db::migrations::run_pending(&mut owner).expect("upgrade on Citus");
+    assert_eq!(applied.len(), 2, "{applied:?}");
+    assert_distributed(&db);
+    let plain = TestDatabase::unmigrated();
+    invoiced::db::migrations::run_pending(&mut plain.owner_conn()).expect("migrate");
+    assert_eq!(foreign_keys(&db), foreign_keys(&plain));
+
+    let app = spawn_with(None, test_config(&db, true)).await;
+    let acme = app.tenant("acme").await;
+    let invoice = app.issued_invoice(&acme, "50.00").await;
+    app.get(&acme, &format!("/v1/invoices/{invoice}/pdf"))
+        .await
+        .ok(200);
+    let events = app.get(&acme, "/v1/events?type=invoice.issued").await;
+    assert_eq!(events.ok(200)["data"].as_array().unwrap().len(), 1);
+}
+
 #[actix_web::test]
 async fn distribute_moves_a_database_migrated_before_citus_and_keeps_its_data() {
     let Some(cluster) = cluster_or_skip("distribute") else {
@@ -728,6 +763,93 @@ async fn every_statement_of_every_route_is_a_single_shard_router_plan() {
         "GET",
         "/v1/credit_notes/{credit_note_id}",
         app.get(&acme, &format!("/v1/credit_notes/{credit_note}"))
+            .await
+    );
+    // The documents: stored at issue, served; the German PDF made on its
+    // first request and stored; a draft's preview.
+    for (template, path) in [
+        (
+            "/v1/invoices/{invoice_id}/pdf",
+            format!("/v1/invoices/{invoice}/pdf?lang=de"),
+        ),
+        (
+            "/v1/invoices/{invoice_id}/xml",
+            format!("/v1/invoices/{invoice}/xml?syntax=ubl"),
+        ),
+        (
+            "/v1/credit_notes/{credit_note_id}/pdf",
+            format!("/v1/credit_notes/{credit_note}/pdf"),
+        ),
+        (
+            "/v1/credit_notes/{credit_note_id}/xml",
+            format!("/v1/credit_notes/{credit_note}/xml"),
+        ),
+    ] {
+        route!("GET", template, app.get(&acme, &path).await);
+    }
+    // Webhook endpoints and events (every change above wrote one).
+    let endpoint = route!(
+        "POST",
+        "/v1/webhook_endpoints",
+        app.post(
+            &acme,
+            "/v1/webhook_endpoints",
+            json!({"url": "http://127.0.0.1:9/hooks", "events": ["*"]})
+        )
+        .await
+    );
+    let endpoint = endpoint.body["id"].as_i64().unwrap();
+    route!(
+        "GET",
+        "/v1/webhook_endpoints",
+        app.get(&acme, "/v1/webhook_endpoints").await
+    );
+    route!(
+        "GET",
+        "/v1/webhook_endpoints/{endpoint_id}",
+        app.get(&acme, &format!("/v1/webhook_endpoints/{endpoint}"))
+            .await
+    );
+    route!(
+        "PATCH",
+        "/v1/webhook_endpoints/{endpoint_id}",
+        app.patch(
+            &acme,
+            &format!("/v1/webhook_endpoints/{endpoint}"),
+            json!({"description": "Ledger sync"})
+        )
+        .await
+    );
+    route!(
+        "GET",
+        "/v1/events",
+        app.get(&acme, "/v1/events?type=invoice.issued&limit=5")
+            .await
+    );
+    route!(
+        "GET",
+        "/v1/events/{event_id}",
+        app.get(&acme, "/v1/events/1").await
+    );
+    route!(
+        "POST",
+        "/v1/events/{event_id}/redeliver",
+        app.send(&acme, Method::POST, "/v1/events/1/redeliver", None)
+            .await
+    );
+    route!(
+        "GET",
+        "/v1/webhook_endpoints/{endpoint_id}/deliveries",
+        app.get(
+            &acme,
+            &format!("/v1/webhook_endpoints/{endpoint}/deliveries")
+        )
+        .await
+    );
+    route!(
+        "DELETE",
+        "/v1/webhook_endpoints/{endpoint_id}",
+        app.delete(&acme, &format!("/v1/webhook_endpoints/{endpoint}"))
             .await
     );
     // A second invoice, issued and voided; a draft deleted; a customer

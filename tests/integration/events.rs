@@ -351,13 +351,18 @@ async fn a_rolled_back_request_leaves_neither_its_change_nor_its_event() {
     // The event's insert fails (as a full disk or a lost connection would
     // make it fail) after the customer has been inserted in the same
     // transaction.
-    execute(
-        &mut app.db().superuser_conn(),
+    // One statement at a time (Citus passes some DDL on to the workers
+    // as sent), and a trigger on a distributed table only when told.
+    let mut superuser = app.db().superuser_conn();
+    for statement in [
+        "SET citus.enable_unsafe_triggers = on",
         "CREATE FUNCTION refuse_event() RETURNS trigger LANGUAGE plpgsql AS $$
-         BEGIN RAISE EXCEPTION 'no events today'; END $$;
-         CREATE TRIGGER refuse_event BEFORE INSERT ON events FOR EACH ROW
-             WHEN (NEW.type = 'customer.created') EXECUTE FUNCTION refuse_event();",
-    );
+         BEGIN RAISE EXCEPTION 'no events today'; END $$",
+        "CREATE TRIGGER refuse_event BEFORE INSERT ON events FOR EACH ROW
+             WHEN (NEW.type = 'customer.created') EXECUTE FUNCTION refuse_event()",
+    ] {
+        execute(&mut superuser, statement);
+    }
     let reply = app
         .post(&tenant, "/v1/customers", json!({"name": "Ghost"}))
         .await;
@@ -369,10 +374,7 @@ async fn a_rolled_back_request_leaves_neither_its_change_nor_its_event() {
     );
     assert_eq!(scalar(&mut owner, "SELECT count(*) FROM events"), before);
     // The customer and its event exist together once events are written.
-    execute(
-        &mut app.db().superuser_conn(),
-        "DROP TRIGGER refuse_event ON events",
-    );
+    execute(&mut superuser, "DROP TRIGGER refuse_event ON events");
     app.post(&tenant, "/v1/customers", json!({"name": "Real"}))
         .await
         .ok(201);
@@ -406,19 +408,26 @@ async fn the_app_role_may_write_and_read_events_but_never_change_or_delete_them(
             "{statement}: {refused}"
         );
     }
-    try_as_tenant(
-        &mut conn,
-        "events-append",
-        "INSERT INTO events (account_id, type, data) VALUES ('events-append', 'customer.updated', '{}')",
-    )
-    .unwrap();
+    // Inserts go as the service sends them: prepared, with parameters.
+    let insert = |conn: &mut diesel::PgConnection, account: &str| {
+        use diesel::connection::SimpleConnection;
+        use diesel::{Connection, RunQueryDsl};
+        conn.transaction(|conn| {
+            conn.batch_execute(
+                "SET LOCAL citus.propagate_set_commands = 'local';
+                 SET LOCAL app.account_id = 'events-append'",
+            )?;
+            diesel::sql_query(
+                "INSERT INTO events (account_id, type, data) VALUES ($1, 'customer.updated', '{}')",
+            )
+            .bind::<diesel::sql_types::Text, _>(account)
+            .execute(conn)
+        })
+        .map_err(|error: diesel::result::Error| error.to_string())
+    };
+    insert(&mut conn, "events-append").unwrap();
     // Not into another account's trail.
-    let refused = try_as_tenant(
-        &mut conn,
-        "events-append",
-        "INSERT INTO events (account_id, type, data) VALUES ('events-other', 'customer.updated', '{}')",
-    )
-    .unwrap_err();
+    let refused = insert(&mut conn, "events-other").unwrap_err();
     assert!(refused.contains("row-level security"), "{refused}");
 }
 
