@@ -500,7 +500,10 @@ mod tests {
         assert_eq!(got.len(), 4, "{got:#?}");
         assert!(got[0].starts_with("CREATE TABLE t") && got[0].ends_with("int)"));
         assert!(got[1].contains("RETURN 'a;b'; END $$"));
-        assert!(got[1].contains("/* block; comment /* nested; */ */") && got[2].starts_with("DO $body$"));
+        assert!(
+            got[1].contains("/* block; comment /* nested; */ */")
+                && got[2].starts_with("DO $body$")
+        );
         assert!(got[3].contains("$1"));
     }
 

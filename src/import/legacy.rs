@@ -24,6 +24,29 @@ pub struct LegacyDb {
     conn: SqliteConnection,
 }
 
+/// Puts SQLite in multi-thread mode, without its memory statistics, before
+/// it is first used: a connection is then used by one thread at a time
+/// (the importer's reader has its own), and SQLite skips the mutex it
+/// otherwise takes on every call (every column of every row) and the one
+/// around its allocator. Together about a tenth of the reading time.
+/// SQLite takes configuration only before it initialises; later (another
+/// import in the same process) the calls are refused and change nothing.
+fn sqlite_without_global_locks() {
+    static CONFIGURED: std::sync::Once = std::sync::Once::new();
+    CONFIGURED.call_once(|| {
+        // SAFETY: sqlite3_config is safe to call before sqlite3_initialize
+        // (it answers SQLITE_MISUSE after it, changing nothing), with the
+        // argument list each option documents.
+        unsafe {
+            libsqlite3_sys::sqlite3_config(libsqlite3_sys::SQLITE_CONFIG_MULTITHREAD);
+            libsqlite3_sys::sqlite3_config(
+                libsqlite3_sys::SQLITE_CONFIG_MEMSTATUS,
+                0 as std::ffi::c_int,
+            );
+        }
+    });
+}
+
 /// A `file:` URI for SQLite, percent-encoding what URIs reserve.
 fn uri_for(path: &Path) -> String {
     let mut uri = String::from("file:");
@@ -250,6 +273,7 @@ impl LegacyDb {
         if !path.is_file() {
             return Err(LegacyError::Missing(path.display().to_string()));
         }
+        sqlite_without_global_locks();
         let mut conn =
             SqliteConnection::establish(&uri_for(path)).map_err(|source| LegacyError::Open {
                 path: path.display().to_string(),

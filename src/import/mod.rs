@@ -31,7 +31,7 @@
 //! unchanged. Legacy ids become the per-account ids, and each account's id
 //! counters move past them.
 
-mod copy_text;
+mod copy_binary;
 mod legacy;
 mod normalize;
 mod report;
@@ -44,7 +44,7 @@ use std::sync::mpsc::{SyncSender, sync_channel};
 use std::time::Instant;
 
 use bigdecimal::BigDecimal;
-use chrono::{SecondsFormat, Utc};
+use chrono::Utc;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Numeric, Text};
@@ -52,7 +52,7 @@ use diesel::sql_types::{Array, BigInt, Numeric, Text};
 use crate::db::migrations;
 use crate::domain::{NumberFormat, NumberReset};
 use crate::schema::{customers, invoice_items, invoices, payments};
-use copy_text::Line;
+use copy_binary::Row;
 pub use legacy::LegacyError;
 use legacy::{InvoiceStreamRow, KNOWN_TABLES, LegacyCustomer, LegacyDb};
 use report::{Progress, Rejects, Verification};
@@ -139,6 +139,18 @@ enum Table {
     Payments,
 }
 
+impl Table {
+    /// How many columns its COPY gives (see `copy_rows`).
+    fn columns(self) -> i16 {
+        match self {
+            Table::Customers => 9,
+            Table::Invoices => 11,
+            Table::Items => 10,
+            Table::Payments => 8,
+        }
+    }
+}
+
 const LOAD_ORDER: [Table; 4] = [
     Table::Customers,
     Table::Invoices,
@@ -151,7 +163,7 @@ const BATCH_ROWS: usize = 20_000;
 /// How many batches may wait for the loader.
 const BATCHES_IN_FLIGHT: usize = 3;
 
-/// COPY text lines for each table.
+/// Rows of each table, in COPY's binary format.
 #[derive(Default)]
 struct Batch {
     lines: [Vec<u8>; 4],
@@ -220,14 +232,15 @@ struct Reader {
     rows_read: u64,
 }
 
-fn timestamp(at: &chrono::DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
 impl Reader {
-    fn write(&mut self, table: Table, line: &str) -> Result<(), ImportError> {
-        self.batch.lines[table as usize].extend_from_slice(line.as_bytes());
+    /// Starts a row of `table` in the batch (its fields follow).
+    fn row(&mut self, table: Table) -> Row<'_> {
         self.batch.rows += 1;
+        Row::new(&mut self.batch.lines[table as usize], table.columns())
+    }
+
+    /// Hands the batch to the loader once it is full.
+    fn written(&mut self) -> Result<(), ImportError> {
         if self.batch.rows >= BATCH_ROWS {
             self.flush()?;
         }
@@ -267,17 +280,17 @@ impl Reader {
                 let count = self.verification.entry(Some(&row.account_id), "customers");
                 count.read += 1;
                 count.written += 1;
-                let mut line = Line::new();
-                line.text(&row.account_id)
-                    .plain(row.id)
+                self.row(Table::Customers)
+                    .text(&row.account_id)
+                    .int8(row.id)
                     .text(&row.name)
                     .optional_text(row.email.as_deref())
                     .optional_text(row.phone.as_deref())
                     .optional_text(row.address.as_deref())
                     .optional_text(row.tax_id.as_deref())
-                    .plain(timestamp(&row.created_at))
-                    .plain(timestamp(&row.updated_at));
-                self.write(Table::Customers, line.finish())
+                    .timestamptz(&row.created_at)
+                    .timestamptz(&row.updated_at);
+                self.written()
             }
             Err(found) => {
                 let account = rows::account_label(&customer.account_id);
@@ -299,49 +312,49 @@ impl Reader {
         let count = self.verification.entry(Some(account), "invoices");
         count.read += 1;
         count.written += 1;
-        let mut line = Line::new();
-        line.text(account)
-            .plain(invoice.id)
-            .plain(invoice.customer_id)
+        self.row(Table::Invoices)
+            .text(account)
+            .int8(invoice.id)
+            .int8(invoice.customer_id)
             .optional_text(invoice.number.as_deref())
-            .plain(invoice.status)
-            .plain(&invoice.currency)
-            .optional_plain(invoice.issue_date)
-            .optional_plain(invoice.due_date)
+            .text(invoice.status.as_str())
+            .text(&invoice.currency)
+            .optional_date(invoice.issue_date)
+            .optional_date(invoice.due_date)
             .optional_text(invoice.notes.as_deref())
-            .plain(timestamp(&invoice.created_at))
-            .plain(timestamp(&invoice.updated_at));
-        self.write(Table::Invoices, line.finish())?;
+            .timestamptz(&invoice.created_at)
+            .timestamptz(&invoice.updated_at);
+        self.written()?;
         for item in &accepted.items {
-            let mut line = Line::new();
-            line.text(account)
-                .plain(item.id)
-                .plain(invoice.id)
-                .plain(item.position)
+            self.row(Table::Items)
+                .text(account)
+                .int8(item.id)
+                .int8(invoice.id)
+                .int4(item.position)
                 .text(&item.description)
-                .plain(&item.quantity)
-                .plain(&item.unit_price)
-                .plain(&item.tax_rate)
-                .plain(timestamp(&item.created_at))
+                .numeric(&item.quantity.to_string())
+                .numeric(&item.unit_price.to_string())
+                .numeric(&item.tax_rate.to_string())
+                .timestamptz(&item.created_at)
                 // Legacy lines know no category: standard rated when taxed.
-                .plain(crate::invoicing::default_category(&item.tax_rate));
-            self.write(Table::Items, line.finish())?;
+                .text(crate::invoicing::default_category(&item.tax_rate).as_str());
+            self.written()?;
             let count = self.verification.entry(Some(account), "invoice_items");
             count.read += 1;
             count.written += 1;
             count.source_total += &item.total;
         }
         for payment in &accepted.payments {
-            let mut line = Line::new();
-            line.text(account)
-                .plain(payment.id)
-                .plain(invoice.id)
-                .plain(&payment.amount)
-                .plain(timestamp(&payment.paid_at))
-                .optional_plain(payment.method)
+            self.row(Table::Payments)
+                .text(account)
+                .int8(payment.id)
+                .int8(invoice.id)
+                .numeric(&payment.amount.to_string())
+                .timestamptz(&payment.paid_at)
+                .optional_text(payment.method.map(|m| m.as_str()))
                 .optional_text(payment.reference.as_deref())
-                .plain(timestamp(&payment.created_at));
-            self.write(Table::Payments, line.finish())?;
+                .timestamptz(&payment.created_at);
+            self.written()?;
             let count = self.verification.entry(Some(account), "payments");
             count.read += 1;
             count.written += 1;
@@ -471,9 +484,14 @@ impl Reader {
     }
 }
 
-/// COPYs one table's lines of a batch.
-fn copy_lines(conn: &mut PgConnection, table: Table, lines: &[u8]) -> Result<(), ImportError> {
-    let write = |out: &mut dyn Write| -> Result<(), ImportError> { Ok(out.write_all(lines)?) };
+/// COPYs one table's rows of a batch, in the binary format.
+fn copy_rows(conn: &mut PgConnection, table: Table, rows: &[u8]) -> Result<(), ImportError> {
+    let write = |out: &mut dyn Write| -> Result<(), ImportError> {
+        out.write_all(copy_binary::HEADER)?;
+        out.write_all(rows)?;
+        Ok(out.write_all(copy_binary::TRAILER)?)
+    };
+    let binary = diesel::pg::CopyFormat::Binary;
     match table {
         Table::Customers => diesel::copy_from(customers::table)
             .from_raw_data(
@@ -490,6 +508,7 @@ fn copy_lines(conn: &mut PgConnection, table: Table, lines: &[u8]) -> Result<(),
                 ),
                 write,
             )
+            .with_format(binary)
             .execute(conn)?,
         Table::Invoices => diesel::copy_from(invoices::table)
             .from_raw_data(
@@ -508,6 +527,7 @@ fn copy_lines(conn: &mut PgConnection, table: Table, lines: &[u8]) -> Result<(),
                 ),
                 write,
             )
+            .with_format(binary)
             .execute(conn)?,
         Table::Items => diesel::copy_from(invoice_items::table)
             .from_raw_data(
@@ -525,6 +545,7 @@ fn copy_lines(conn: &mut PgConnection, table: Table, lines: &[u8]) -> Result<(),
                 ),
                 write,
             )
+            .with_format(binary)
             .execute(conn)?,
         Table::Payments => diesel::copy_from(payments::table)
             .from_raw_data(
@@ -540,6 +561,7 @@ fn copy_lines(conn: &mut PgConnection, table: Table, lines: &[u8]) -> Result<(),
                 ),
                 write,
             )
+            .with_format(binary)
             .execute(conn)?,
     };
     Ok(())
@@ -646,12 +668,27 @@ fn number_resets(
 
 /// Fresh statistics for what was loaded: without them the planner guesses
 /// from empty tables, and `verify`'s joins over a freshly imported
-/// database ran for minutes instead of seconds.
-fn analyze_loaded(conn: &mut PgConnection) -> QueryResult<()> {
-    conn.batch_execute(
-        "ANALYZE customers, invoices, invoice_items, payments, id_counters, document_numbers, \
-         number_sequences",
-    )
+/// database ran for minutes instead of seconds. After the commit, so the
+/// tables are analysed side by side, each on a connection of its own (the
+/// large ones; `conn` takes the small ones meanwhile).
+fn analyze_loaded(conn: &mut PgConnection, database_url: &str) -> Result<(), ImportError> {
+    std::thread::scope(|scope| {
+        let large: Vec<_> = ["invoice_items", "invoices", "payments", "customers"]
+            .into_iter()
+            .map(|table| {
+                scope.spawn(move || -> Result<(), ImportError> {
+                    let mut own = PgConnection::establish(database_url)?;
+                    own.batch_execute(&format!("ANALYZE {table}"))?;
+                    Ok(())
+                })
+            })
+            .collect();
+        conn.batch_execute("ANALYZE id_counters, document_numbers, number_sequences")?;
+        for analyzed in large {
+            analyzed.join().unwrap_or(Err(ImportError::LoaderStopped))?;
+        }
+        Ok(())
+    })
 }
 
 /// What the invoices' number trigger does for ordinary inserts: record
@@ -840,7 +877,9 @@ fn restore_indexes(conn: &mut PgConnection, statements: &[String]) -> QueryResul
     // Index builds sort in memory up to this, per index.
     conn.batch_execute("SET LOCAL maintenance_work_mem = '256MB'")?;
     for statement in statements {
+        let started = Instant::now();
         conn.batch_execute(statement)?;
+        log::debug!("{statement}: {:.3} s", started.elapsed().as_secs_f64());
     }
     Ok(())
 }
@@ -857,8 +896,12 @@ fn accounts_with_data(conn: &mut PgConnection, accounts: &[String]) -> QueryResu
     Ok(rows.into_iter().map(|row| row.account_id).collect())
 }
 
+/// Deletes the accounts' data (`--replace`): what the import brings, and
+/// what hangs on it (documents, credit notes, numbers). Their events, the
+/// audit trail, stay, as do their webhook endpoints and API keys.
 fn empty_accounts(conn: &mut PgConnection, accounts: &[String]) -> QueryResult<()> {
     for table in [
+        "documents",
         "credit_note_taxes",
         "credit_note_lines",
         "credit_notes",
@@ -908,10 +951,34 @@ fn count_loaded(
     Ok(())
 }
 
+/// How long each phase of an import took, logged at debug level
+/// (`RUST_LOG=invoiced::import=debug`): where an import spends its time.
+struct Phases {
+    last: Instant,
+}
+
+impl Phases {
+    fn new() -> Self {
+        Self {
+            last: Instant::now(),
+        }
+    }
+
+    fn done(&mut self, phase: &str) {
+        let now = Instant::now();
+        log::debug!(
+            "{phase}: {:.3} s",
+            now.duration_since(self.last).as_secs_f64()
+        );
+        self.last = now;
+    }
+}
+
 /// Runs the import; prints the ignored tables and the verification table to
 /// `out`, rejected rows to stderr or the rejects file.
 pub fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, ImportError> {
     let started = Instant::now();
+    let mut phases = Phases::new();
     let now = Utc::now();
     let mut legacy = LegacyDb::open(&options.file)?;
     let ignored: Vec<String> = legacy
@@ -942,6 +1009,7 @@ pub fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, ImportErro
 
     let sharing_a_number = legacy.invoices_sharing_a_number()?;
     let legacy_max_ids = legacy.max_ids()?;
+    phases.done("surveying the legacy file");
 
     let mut conn = PgConnection::establish(&options.database_url)?;
     for name in migrations::run_pending(&mut conn)? {
@@ -950,6 +1018,7 @@ pub fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, ImportErro
     let rejects_csv =
         (options.skip_invalid && !options.dry_run).then_some(options.rejects.as_path());
     let rejects = Rejects::new(rejects_csv, Progress::new(total_rows))?;
+    phases.done("connecting and migrating");
 
     conn.batch_execute("BEGIN")?;
     let loaded = (|| -> Result<(Reading, bool), ImportError> {
@@ -1029,14 +1098,18 @@ pub fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, ImportErro
         let (reading, loading) = std::thread::scope(|scope| {
             let reading = scope.spawn(|| reader.read(legacy, options, now));
             let loading = (|| -> Result<(), ImportError> {
+                let mut copying = std::time::Duration::ZERO;
                 for batch in &batches {
+                    let started = Instant::now();
                     for table in LOAD_ORDER {
                         let lines = &batch.lines[table as usize];
                         if !lines.is_empty() {
-                            copy_lines(&mut conn, table, lines)?;
+                            copy_rows(&mut conn, table, lines)?;
                         }
                     }
+                    copying += started.elapsed();
                 }
+                log::debug!("of which COPY: {:.3} s", copying.as_secs_f64());
                 Ok(())
             })();
             // Dropping the receiver stops a reader still sending.
@@ -1047,8 +1120,10 @@ pub fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, ImportErro
         // The loader's error explains a reader that stopped for it.
         loading?;
         let mut reading = reading?;
+        phases.done("reading and loading");
         if bulk {
             claim_document_numbers(&mut conn, &accounts)?;
+            phases.done("claiming document numbers");
         }
         match &deferred {
             // Adding the foreign keys back checked every row.
@@ -1056,11 +1131,13 @@ pub fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, ImportErro
             None if bulk => check_foreign_keys(&mut conn, &accounts)?,
             None => {}
         }
+        phases.done("keys, indexes and foreign keys");
         advance_id_counters(&mut conn, &accounts, &legacy_max_ids)?;
         if let Some(series) = &reading.series {
             continue_number_series(&mut conn, &accounts, series)?;
         }
         count_loaded(&mut conn, &accounts, &mut reading.verification)?;
+        phases.done("counters and the verification counts");
         Ok((reading, bulk))
     })();
     let (outcome, verification, rows_read, rejected) = match loaded {
@@ -1092,11 +1169,13 @@ pub fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, ImportErro
     let commit = outcome.is_ok() && !options.dry_run;
     // A failed COPY leaves the transaction aborted: ROLLBACK is all it takes.
     conn.batch_execute(if commit { "COMMIT" } else { "ROLLBACK" })?;
+    phases.done("commit");
     if commit {
         // After the commit, not inside the transaction: statistics taken in
         // it would be counted against the rows it then commits
         // (n_mod_since_analyze), so autovacuum would analyze all again.
-        analyze_loaded(&mut conn)?;
+        analyze_loaded(&mut conn, &options.database_url)?;
+        phases.done("analyze");
     }
     if let Some(verification) = &verification {
         writeln!(out, "\nverification:")?;
