@@ -283,12 +283,20 @@ fn a_second_import_is_refused_and_replace_replaces() {
         "the refused import changed something"
     );
 
-    // Data added since is replaced too: the file is what the accounts hold after.
+    // Data added since is replaced too: the file is what the accounts hold
+    // after, the documents of an imported invoice fetched since included.
     crate::harness::execute(
         &mut db.owner_conn(),
-        "INSERT INTO customers (account_id, name) VALUES ('acme', 'added later')",
+        "INSERT INTO customers (account_id, name) VALUES ('acme', 'added later');
+         INSERT INTO documents (account_id, invoice_id, format, language, content, sha256)
+             SELECT account_id, id, 'pdf', 'en', 'x', sha256('x') FROM invoices
+             WHERE account_id = 'acme' ORDER BY id LIMIT 1",
     );
     succeeded(&import(&db, &file, &["--replace"]));
+    assert_eq!(
+        scalar(&mut db.owner_conn(), "SELECT count(*) AS n FROM documents"),
+        serde_json::json!(0)
+    );
     assert_eq!(row_counts(&db), once);
     assert_holds(&db, &expected);
     // Replaced ids are not handed out again.
