@@ -7,7 +7,7 @@
 
 use super::model::{Delivery, Document, DocumentKind};
 use super::xml::XmlWriter;
-use crate::domain::{Money, TaxCategory};
+use crate::domain::TaxCategory;
 
 /// The EN 16931 profile of Factur-X (BT-24).
 pub const GUIDELINE: &str = "urn:cen.eu:en16931:2017";
@@ -279,7 +279,6 @@ fn settlement(xml: &mut XmlWriter, document: &Document) {
         xml.close();
     }
 
-    let paid = &document.paid;
     xml.open("ram:SpecifiedTradeSettlementHeaderMonetarySummation", &[])
         .text("ram:LineTotalAmount", &document.subtotal.to_string())
         .text("ram:TaxBasisTotalAmount", &document.subtotal.to_string())
@@ -288,15 +287,9 @@ fn settlement(xml: &mut XmlWriter, document: &Document) {
             &[("currencyID", currency)],
             &document.tax_total.to_string(),
         )
-        .text("ram:GrandTotalAmount", &document.total.to_string());
-    if !paid.is_zero() {
-        xml.text("ram:TotalPrepaidAmount", &paid.to_string());
-    }
-    xml.text(
-        "ram:DuePayableAmount",
-        &(&document.total - paid).max(Money::zero()).to_string(),
-    )
-    .close();
+        .text("ram:GrandTotalAmount", &document.total.to_string())
+        .text("ram:DuePayableAmount", &document.total.to_string())
+        .close();
 
     if let Some(preceding) = &document.preceding
         && let Some(number) = &preceding.number

@@ -215,10 +215,7 @@ pub(crate) mod samples {
             tax_groups: tax_groups(&taxed),
             subtotal,
             tax_total,
-            total: total.clone(),
-            paid: Money::zero(),
-            credited: Money::zero(),
-            amount_due: total,
+            total,
             notes: Some("Thank you for your business.".into()),
             reason: (!invoice).then(|| "Half a day less consulting".into()),
             preceding: (!invoice).then(|| Preceding {

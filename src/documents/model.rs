@@ -162,12 +162,11 @@ pub struct Document {
     pub tax_groups: Vec<TaxGroup>,
     pub subtotal: Money,
     pub tax_total: Money,
+    /// What the document asks to be paid (an invoice) or credits (a
+    /// credit note). A document shows the invoice as issued: payments and
+    /// credit notes that follow are records of their own, with documents
+    /// of their own, and change no document of it.
     pub total: Money,
-    /// Paid and credited when the document was produced (an issued
-    /// document is produced at issue, when both are 0.00).
-    pub paid: Money,
-    pub credited: Money,
-    pub amount_due: Money,
     pub notes: Option<String>,
     /// A credit note's reason.
     pub reason: Option<String>,
@@ -268,9 +267,6 @@ impl Document {
             subtotal: totals.subtotal.clone(),
             tax_total: totals.tax_total.clone(),
             total: totals.total(),
-            paid: totals.amount_paid.clone(),
-            credited: totals.amount_credited.clone(),
-            amount_due: totals.balance_due(),
             notes: invoice.notes.clone(),
             reason: None,
             preceding: None,
@@ -332,9 +328,6 @@ impl Document {
             subtotal: view.subtotal.clone(),
             tax_total: view.tax_total.clone(),
             total: view.total.clone(),
-            paid: Money::zero(),
-            credited: Money::zero(),
-            amount_due: view.total.clone(),
             notes: None,
             reason: Some(view.reason.clone()),
             preceding: Some(Preceding {

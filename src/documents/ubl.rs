@@ -128,7 +128,6 @@ pub fn render(document: &Document) -> Vec<u8> {
     }
     xml.close();
 
-    let paid = &document.paid;
     xml.open("cac:LegalMonetaryTotal", &[]);
     amount(
         &mut xml,
@@ -148,15 +147,7 @@ pub fn render(document: &Document) -> Vec<u8> {
         currency,
         &document.total,
     );
-    if !paid.is_zero() {
-        amount(&mut xml, "cbc:PrepaidAmount", currency, paid);
-    }
-    amount(
-        &mut xml,
-        "cbc:PayableAmount",
-        currency,
-        &(&document.total - paid).max(Money::zero()),
-    );
+    amount(&mut xml, "cbc:PayableAmount", currency, &document.total);
     xml.close();
 
     let (line_element, quantity_element) = if invoice {

@@ -533,15 +533,6 @@ impl<'a> Layout<'a> {
         match document.kind {
             DocumentKind::Invoice => {
                 rows.push((labels.total, money(&document.total), true));
-                if !document.paid.is_zero() {
-                    rows.push((labels.paid, money(&document.paid), false));
-                }
-                if !document.credited.is_zero() {
-                    rows.push((labels.credited, money(&document.credited), false));
-                }
-                if !document.paid.is_zero() || !document.credited.is_zero() {
-                    rows.push((labels.amount_due, money(&document.amount_due), true));
-                }
             }
             DocumentKind::CreditNote => {
                 rows.push((labels.total_credited, money(&document.total), true));
@@ -588,7 +579,7 @@ impl<'a> Layout<'a> {
 
     fn payment(&mut self) {
         let document = self.document;
-        if document.kind != DocumentKind::Invoice || document.amount_due.is_zero() {
+        if document.kind != DocumentKind::Invoice || document.total.is_zero() {
             return;
         }
         let Some(iban) = &document.seller.iban else {
@@ -596,7 +587,7 @@ impl<'a> Layout<'a> {
         };
         let language = self.language;
         let labels = language.labels();
-        let amount = language.money(&document.amount_due, &document.currency);
+        let amount = language.money(&document.total, &document.currency);
         let mut lines = wrap(
             &language.payment_request(&amount, document.due_date),
             Weight::Regular,

@@ -212,13 +212,12 @@ fn page_content(page: &Page, subsets: &[Subset; 2]) -> Vec<u8> {
                 width,
                 color,
             } => {
-                let gray = match color {
-                    Color::Gray(gray) => *gray,
-                    Color::Rgb(r, g, b) => (r + g + b) / 3.0,
+                match color {
+                    Color::Gray(gray) => content.set_stroke_gray(*gray),
+                    Color::Rgb(r, g, b) => content.set_stroke_rgb(*r, *g, *b),
                 };
                 content
                     .set_line_width(*width)
-                    .set_stroke_gray(gray)
                     .move_to(*x1, *y)
                     .line_to(*x2, *y)
                     .stroke();
