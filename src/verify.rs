@@ -104,6 +104,18 @@ const CHECKS: &[Check] = &[
               WHERE c.quantity > i.quantity OR c.subtotal > i.subtotal OR c.tax > i.tax",
     },
     Check {
+        name: "every stored document is what its SHA-256 (its ETag) says",
+        sql: "SELECT format('%s document %s (%s %s): content does not match its sha256', account_id, id,
+                            format, language) AS problem
+              FROM documents WHERE sha256(content) <> sha256",
+    },
+    Check {
+        name: "documents are stored only for issued invoices",
+        sql: "SELECT format('%s invoice %s is a draft with a stored %s', d.account_id, d.invoice_id, d.format) AS problem
+              FROM documents d JOIN invoices i ON i.account_id = d.account_id AND i.id = d.invoice_id
+              WHERE i.status = 'draft'",
+    },
+    Check {
         name: "every document number is held in document_numbers",
         sql: "SELECT problem FROM (SELECT format('%s %s %s: number %s not in document_numbers', d.account_id, d.kind, d.id, d.number) AS problem
               FROM (SELECT account_id, 'invoice' AS kind, id, number FROM invoices WHERE number IS NOT NULL

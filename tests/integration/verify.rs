@@ -41,10 +41,10 @@ fn a_sound_database_passes_every_check() {
     assert_eq!(code, Some(0), "{output}");
     assert_eq!(
         output.lines().filter(|l| l.starts_with("ok    ")).count(),
-        10,
+        12,
         "{output}"
     );
-    assert!(output.contains("all 10 checks passed"), "{output}");
+    assert!(output.contains("all 12 checks passed"), "{output}");
 }
 
 #[test]
@@ -62,7 +62,10 @@ fn every_broken_invariant_is_named_with_examples() {
          -- Overpaid, a draft with a payment, and paid with money due.
          INSERT INTO payments (account_id, invoice_id, amount) VALUES ('acme', 1, 15), ('acme', 2, 1), ('acme', 3, 4);
          -- A counter behind its ids.
-         UPDATE id_counters SET last_id = 1 WHERE account_id = 'acme' AND table_name = 'invoices';",
+         UPDATE id_counters SET last_id = 1 WHERE account_id = 'acme' AND table_name = 'invoices';
+         -- A draft's stored document, whose bytes are not what its hash says.
+         INSERT INTO documents (account_id, invoice_id, format, language, content, sha256)
+             VALUES ('acme', 2, 'pdf', 'en', 'tampered', sha256('issued'));",
     );
     let (code, output) = verify(&db.owner_url());
     assert_eq!(code, Some(1), "{output}");
@@ -74,6 +77,10 @@ fn every_broken_invariant_is_named_with_examples() {
         "FAIL  every status agrees with the payments and credit notes",
         "acme invoice 2 is draft with 1.00 paid and 0 credited of 10.00",
         "acme invoice 3 is paid with 4.00 paid and 0 credited of 10.00",
+        "FAIL  every stored document is what its SHA-256 (its ETag) says: 1 violation(s)",
+        "acme document 1 (pdf en): content does not match its sha256",
+        "FAIL  documents are stored only for issued invoices: 1 violation(s)",
+        "acme invoice 2 is a draft with a stored pdf",
         "ok    every tenant table is keyed (account_id, id)",
         "check(s) failed",
     ] {
