@@ -12,7 +12,8 @@ use super::AppState;
 use super::error::{ApiError, Problem};
 use super::extract::QueryParams;
 use super::tenant::Tenant;
-use crate::documents::issued::{self, Served, Subject, Syntax};
+use crate::db::TenantConn;
+use crate::documents::issued::{self, DocumentError, Served, Subject, Syntax};
 use crate::domain::{CreditNoteId, InvoiceId, Locale};
 use crate::invoicing;
 
@@ -88,6 +89,50 @@ fn respond(req: &HttpRequest, served: Served) -> HttpResponse {
         .body(served.content)
 }
 
+/// Runs `work` in the tenant's transaction and answers what it served.
+async fn document<F>(
+    tenant: Tenant,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    work: F,
+) -> Result<HttpResponse, ApiError>
+where
+    F: FnOnce(&mut TenantConn<'_>) -> Result<Served, ApiError> + Send + 'static,
+{
+    let served = tenant.transaction(&state.db, work).await?;
+    Ok(respond(&req, served))
+}
+
+/// The invoice's documents are made from it, its items and its amounts.
+fn of_invoice(
+    conn: &mut TenantConn<'_>,
+    id: InvoiceId,
+    serve: impl FnOnce(&mut TenantConn<'_>, &Subject<'_>) -> Result<Served, DocumentError>,
+) -> Result<Served, ApiError> {
+    let full = invoicing::get_invoice(conn, id)?;
+    let subject = Subject::Invoice {
+        invoice: &full.invoice,
+        items: &full.items,
+        totals: &full.totals,
+    };
+    Ok(serve(conn, &subject)?)
+}
+
+/// A credit note's documents are made from it and the invoice it corrects.
+fn of_credit_note(
+    conn: &mut TenantConn<'_>,
+    id: CreditNoteId,
+    serve: impl FnOnce(&mut TenantConn<'_>, &Subject<'_>) -> Result<Served, DocumentError>,
+) -> Result<Served, ApiError> {
+    let note = invoicing::get_credit_note(conn, id)?.note;
+    let invoice = invoicing::get_invoice(conn, InvoiceId::from_db(note.note.invoice_id))?;
+    let subject = Subject::CreditNote {
+        note: &note,
+        invoice: &invoice.invoice,
+    };
+    Ok(serve(conn, &subject)?)
+}
+
 /// An invoice as a PDF
 ///
 /// A4, PDF/A-3b, with the EN 16931 CII XML embedded as `factur-x.xml`
@@ -113,18 +158,12 @@ pub async fn invoice_pdf(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let language = query.0.lang;
-    let served = tenant
-        .transaction(&state.db, move |conn| {
-            let full = invoicing::get_invoice(conn, id)?;
-            let subject = Subject::Invoice {
-                invoice: &full.invoice,
-                items: &full.items,
-                totals: &full.totals,
-            };
-            Ok(issued::pdf(conn, &subject, language)?)
+    document(tenant, state, req, move |conn| {
+        of_invoice(conn, id, |conn, subject| {
+            issued::pdf(conn, subject, language)
         })
-        .await?;
-    Ok(respond(&req, served))
+    })
+    .await
 }
 
 /// An invoice as an EN 16931 e-invoice
@@ -153,18 +192,10 @@ pub async fn invoice_xml(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let syntax = syntax(query.0.syntax);
-    let served = tenant
-        .transaction(&state.db, move |conn| {
-            let full = invoicing::get_invoice(conn, id)?;
-            let subject = Subject::Invoice {
-                invoice: &full.invoice,
-                items: &full.items,
-                totals: &full.totals,
-            };
-            Ok(issued::xml(conn, &subject, syntax)?)
-        })
-        .await?;
-    Ok(respond(&req, served))
+    document(tenant, state, req, move |conn| {
+        of_invoice(conn, id, |conn, subject| issued::xml(conn, subject, syntax))
+    })
+    .await
 }
 
 fn syntax(requested: Option<XmlSyntax>) -> Syntax {
@@ -172,22 +203,6 @@ fn syntax(requested: Option<XmlSyntax>) -> Syntax {
         XmlSyntax::Cii => Syntax::Cii,
         XmlSyntax::Ubl => Syntax::Ubl,
     }
-}
-
-/// The credit note and the invoice it corrects.
-fn credit_note_and_invoice(
-    conn: &mut crate::db::TenantConn<'_>,
-    id: CreditNoteId,
-) -> Result<
-    (
-        crate::models::credit_note::Full,
-        crate::models::invoice::Invoice,
-    ),
-    ApiError,
-> {
-    let note = invoicing::get_credit_note(conn, id)?.note;
-    let invoice = invoicing::get_invoice(conn, InvoiceId::from_db(note.note.invoice_id))?;
-    Ok((note, invoice.invoice))
 }
 
 /// A credit note as a PDF
@@ -213,17 +228,12 @@ pub async fn credit_note_pdf(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let language = query.0.lang;
-    let served = tenant
-        .transaction(&state.db, move |conn| {
-            let (note, invoice) = credit_note_and_invoice(conn, id)?;
-            let subject = Subject::CreditNote {
-                note: &note,
-                invoice: &invoice,
-            };
-            Ok(issued::pdf(conn, &subject, language)?)
+    document(tenant, state, req, move |conn| {
+        of_credit_note(conn, id, |conn, subject| {
+            issued::pdf(conn, subject, language)
         })
-        .await?;
-    Ok(respond(&req, served))
+    })
+    .await
 }
 
 /// A credit note as an EN 16931 e-invoice
@@ -250,15 +260,8 @@ pub async fn credit_note_xml(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let syntax = syntax(query.0.syntax);
-    let served = tenant
-        .transaction(&state.db, move |conn| {
-            let (note, invoice) = credit_note_and_invoice(conn, id)?;
-            let subject = Subject::CreditNote {
-                note: &note,
-                invoice: &invoice,
-            };
-            Ok(issued::xml(conn, &subject, syntax)?)
-        })
-        .await?;
-    Ok(respond(&req, served))
+    document(tenant, state, req, move |conn| {
+        of_credit_note(conn, id, |conn, subject| issued::xml(conn, subject, syntax))
+    })
+    .await
 }
