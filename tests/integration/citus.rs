@@ -176,6 +176,7 @@ async fn distribute_moves_a_database_migrated_before_citus_and_keeps_its_data() 
     );
     assert_eq!(refused.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("no citus extension"));
+    let turn = crate::harness::database::cluster_changes();
     for worker in &cluster.workers {
         crate::harness::server::run_setup_script(
             db.server().binaries(),
@@ -196,6 +197,7 @@ async fn distribute_moves_a_database_migrated_before_citus_and_keeps_its_data() 
         ),
     );
     db.register_nodes(cluster);
+    drop(turn);
 
     let output = output_within(
         invoiced().args(["distribute", "--database-url", &db.owner_url()]),

@@ -85,10 +85,7 @@ impl TestDatabase {
     /// up to date on the workers, and two databases doing it at once
     /// collide there ("tuple concurrently updated").
     fn distributed(cluster: &'static CitusCluster) -> Self {
-        static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let _turn = ONE_AT_A_TIME
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _turn = cluster_changes();
         let database = Self::named();
         database.create_on_nodes(cluster);
         database.register_nodes(cluster);
@@ -142,6 +139,8 @@ impl TestDatabase {
     /// A database prepared by setup_postgres.sql but not migrated.
     pub fn unmigrated() -> Self {
         let database = Self::named();
+        // On Citus the script's role changes reach the workers too.
+        let _turn = super::server::citus().map(|_| cluster_changes());
         database.server.run_setup_script(&database.name);
         database
     }
@@ -187,6 +186,16 @@ impl TestDatabase {
     pub fn superuser_conn(&self) -> PgConnection {
         PgConnection::establish(&self.superuser_url()).expect("connect as the superuser")
     }
+}
+
+/// A turn at changing the Citus cluster's nodes (roles, extensions, node
+/// registration): one test at a time, as two doing it at once collide on
+/// the workers' catalogs ("tuple concurrently updated").
+pub fn cluster_changes() -> std::sync::MutexGuard<'static, ()> {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Drop for TestDatabase {
