@@ -187,6 +187,23 @@ impl BenchCluster {
     }
 }
 
+impl BenchCluster {
+    /// Creates account `id` with the binary under test; its first API key.
+    pub fn create_account(&self, database: &str, id: &str) -> String {
+        let created = run_quietly(
+            Command::new(env!("CARGO_BIN_EXE_invoiced"))
+                .args(["accounts", "create", id, "--name", "Bench"])
+                .env("DATABASE_URL", self.owner_url(database)),
+            "invoiced accounts create",
+        );
+        created
+            .lines()
+            .find(|l| l.starts_with("inv_"))
+            .expect("accounts create prints the key")
+            .to_owned()
+    }
+}
+
 /// The fields of /proc/PID/stat after the command name.
 fn stat_fields(pid: u32) -> Option<Vec<String>> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;

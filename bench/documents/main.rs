@@ -19,7 +19,7 @@ mod support;
 use std::time::Instant;
 
 use serde_json::{Value, json};
-use support::{BenchCluster, Service, WorkDir, http, percentile, run_quietly};
+use support::{BenchCluster, Service, WorkDir, http, percentile};
 
 const DATABASE: &str = "bench";
 const ACCOUNTS: usize = 16;
@@ -130,17 +130,7 @@ fn main() {
     let apis: Vec<(String, String)> = (0..ACCOUNTS)
         .map(|n| {
             let account = format!("bench-{n}");
-            let created = run_quietly(
-                std::process::Command::new(env!("CARGO_BIN_EXE_invoiced"))
-                    .args(["accounts", "create", &account, "--name", "Bench"])
-                    .env("DATABASE_URL", cluster.owner_url(DATABASE)),
-                "invoiced accounts create",
-            );
-            let key = created
-                .lines()
-                .find(|l| l.starts_with("inv_"))
-                .expect("a key")
-                .to_owned();
+            let key = cluster.create_account(DATABASE, &account);
             (account, key)
         })
         .collect();

@@ -224,17 +224,7 @@ fn main() {
             .args(["-c", "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"]),
         "CREATE EXTENSION pg_stat_statements",
     );
-    let created = run_quietly(
-        std::process::Command::new(env!("CARGO_BIN_EXE_invoiced"))
-            .args(["accounts", "create", ACCOUNT, "--name", "Bench"])
-            .env("DATABASE_URL", cluster.owner_url(DATABASE)),
-        "invoiced accounts create",
-    );
-    let key = created
-        .lines()
-        .find(|l| l.starts_with("inv_"))
-        .expect("a key")
-        .to_owned();
+    let key = cluster.create_account(DATABASE, ACCOUNT);
     let receiver = Receiver::start();
     let app_url = cluster.app_url(DATABASE);
     let insecure = ("WEBHOOK_ALLOW_INSECURE", "true");
