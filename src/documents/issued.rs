@@ -243,6 +243,27 @@ fn served(stored: Stored, media_type: &'static str, file_name: String) -> Served
     }
 }
 
+/// The stored document, looked up first: a document is fetched far more
+/// often than it is made. Only when it is missing is it asked whether the
+/// subject has any documents at all; if not (issued before documents were
+/// stored, or imported), they are produced now and looked up again.
+fn find_or_produce(
+    conn: &mut TenantConn<'_>,
+    subject: &Subject<'_>,
+    format: &str,
+    language: Option<&str>,
+) -> Result<Option<Stored>> {
+    let owner = subject.owner();
+    if let Some(stored) = document::find(conn, owner, format, language)? {
+        return Ok(Some(stored));
+    }
+    if document::any(conn, owner)? {
+        return Ok(None);
+    }
+    produce(conn, subject)?;
+    Ok(document::find(conn, owner, format, language)?)
+}
+
 /// The subject's PDF in `language` (else in the language it was issued
 /// in); a draft's preview.
 pub fn pdf(
@@ -267,11 +288,8 @@ pub fn pdf(
         });
     }
     let owner = subject.owner();
-    if !document::any(conn, owner)? {
-        produce(conn, subject)?;
-    }
     let wanted = language.map(Locale::as_str);
-    if let Some(stored) = document::find(conn, owner, "pdf", wanted)? {
+    if let Some(stored) = find_or_produce(conn, subject, "pdf", wanted)? {
         return Ok(served(stored, "application/pdf", name));
     }
     // Another language than the one it was issued in: rendered now from
@@ -290,14 +308,11 @@ pub fn xml(conn: &mut TenantConn<'_>, subject: &Subject<'_>, syntax: Syntax) -> 
         return Err(DocumentError::Draft(subject.describe()));
     }
     let owner = subject.owner();
-    if !document::any(conn, owner)? {
-        produce(conn, subject)?;
-    }
     let name = file_name(
         &format!("{}-{}", base_name(subject), syntax.as_str()),
         "xml",
     );
-    if let Some(stored) = document::find(conn, owner, syntax.as_str(), Some(""))? {
+    if let Some(stored) = find_or_produce(conn, subject, syntax.as_str(), Some(""))? {
         return Ok(served(stored, "application/xml", name));
     }
     let document = model(conn, subject)?;

@@ -282,17 +282,7 @@ impl Document {
         buyer: BuyerParty,
         account_locale: Locale,
     ) -> Self {
-        let taxed: Vec<TaxLine> = note
-            .lines
-            .iter()
-            .map(|line| TaxLine {
-                category: line.tax_category,
-                rate: line.tax_rate.clone(),
-                subtotal: line.subtotal.clone(),
-                tax: line.tax.clone(),
-                exemption_reason: line.tax_exemption_reason.clone(),
-            })
-            .collect();
+        let taxed: Vec<TaxLine> = note.lines.iter().map(|line| line.tax_line()).collect();
         let view = CreditNoteView::new(note.clone(), invoice.number.clone(), invoice.issue_date);
         let lines = view
             .lines

@@ -262,19 +262,6 @@ fn credit_lines(
     Ok(lines)
 }
 
-fn as_tax_lines(lines: &[NewLine]) -> Vec<TaxLine> {
-    lines
-        .iter()
-        .map(|line| TaxLine {
-            category: line.tax_category,
-            rate: line.tax_rate.clone(),
-            subtotal: line.subtotal.clone(),
-            tax: line.tax.clone(),
-            exemption_reason: line.tax_exemption_reason.clone(),
-        })
-        .collect()
-}
-
 /// The credit note's breakdown. In `document` rounding an entry that
 /// credits the rest of the invoice's entry takes exactly the tax left.
 fn credit_breakdown(
@@ -286,7 +273,8 @@ fn credit_breakdown(
     let invoice_groups = tax_groups(&tax_lines(items));
     let credited = credit_note::credited_by_group(conn, invoice.invoice_id())?;
     let mut entries = Vec::new();
-    for group in tax_groups(&as_tax_lines(lines)) {
+    let taxed: Vec<TaxLine> = lines.iter().map(NewLine::tax_line).collect();
+    for group in tax_groups(&taxed) {
         if group.reasons.len() > 1 {
             return Err(InvoicingError::TaxRule {
                 field: "lines".into(),

@@ -9,7 +9,9 @@ use diesel::prelude::*;
 
 use super::{Page, PageRequest};
 use crate::db::TenantConn;
-use crate::domain::{CreditNoteId, CreditNoteKind, InvoiceId, RowId, TaxCategory, TaxRounding};
+use crate::domain::{
+    CreditNoteId, CreditNoteKind, InvoiceId, RowId, TaxCategory, TaxLine, TaxRounding,
+};
 use crate::schema::{credit_note_lines, credit_note_taxes, credit_notes};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -85,6 +87,34 @@ pub struct NewLine {
     pub tax_exemption_reason: Option<String>,
     pub subtotal: BigDecimal,
     pub tax: BigDecimal,
+}
+
+// A stored line and a line about to be written meet the breakdown the
+// same way: side by side here so that they change together.
+impl Line {
+    /// The line as the tax breakdown sees it.
+    pub fn tax_line(&self) -> TaxLine {
+        TaxLine {
+            category: self.tax_category,
+            rate: self.tax_rate.clone(),
+            subtotal: self.subtotal.clone(),
+            tax: self.tax.clone(),
+            exemption_reason: self.tax_exemption_reason.clone(),
+        }
+    }
+}
+
+impl NewLine {
+    /// The line as the tax breakdown sees it.
+    pub fn tax_line(&self) -> TaxLine {
+        TaxLine {
+            category: self.tax_category,
+            rate: self.tax_rate.clone(),
+            subtotal: self.subtotal.clone(),
+            tax: self.tax.clone(),
+            exemption_reason: self.tax_exemption_reason.clone(),
+        }
+    }
 }
 
 /// A breakdown entry about to be written.

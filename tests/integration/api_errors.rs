@@ -6,20 +6,15 @@ use actix_web::test::TestRequest;
 use serde_json::json;
 
 use crate::harness::app::{spawn_with, test_config};
-use crate::harness::{TestDatabase, TestTenant, spawn};
-
-fn authed(request: TestRequest, tenant: &TestTenant) -> TestRequest {
-    request
-        .insert_header(("X-Account-Id", tenant.account.as_str()))
-        .insert_header(("Authorization", format!("Bearer {}", tenant.key)))
-}
+use crate::harness::{TestDatabase, spawn};
 
 #[actix_web::test]
 async fn malformed_json_is_400() {
     let app = spawn().await;
     let acme = app.tenant("acme").await;
     for payload in ["{\"name\":", "not json", "{\"name\": \"a\"} trailing", ""] {
-        let request = authed(TestRequest::post().uri("/v1/customers"), &acme)
+        let request = acme
+            .request(Method::POST, "/v1/customers")
             .insert_header(("content-type", "application/json"))
             .set_payload(payload);
         let problem = app.call(request).await;
@@ -73,8 +68,9 @@ async fn a_body_that_is_not_json_is_415() {
         Some("application/x-www-form-urlencoded"),
         None,
     ] {
-        let mut request =
-            authed(TestRequest::post().uri("/v1/customers"), &acme).set_payload("name=Ann");
+        let mut request = acme
+            .request(Method::POST, "/v1/customers")
+            .set_payload("name=Ann");
         if let Some(content_type) = content_type {
             request = request.insert_header(("content-type", content_type));
         }
@@ -103,7 +99,7 @@ async fn an_unknown_route_is_404_and_a_wrong_method_is_405_with_allow() {
     let app = spawn().await;
     let acme = app.tenant("acme").await;
     for path in ["/v1/nothing", "/", "/v1/customers/1/extra", "/v2/customers"] {
-        let reply = app.call(authed(TestRequest::get().uri(path), &acme)).await;
+        let reply = app.call(acme.request(Method::GET, path)).await;
         assert_eq!(
             reply.problem(404)["type"],
             "urn:invoiced:problem:route-not-found",
@@ -115,12 +111,7 @@ async fn an_unknown_route_is_404_and_a_wrong_method_is_405_with_allow() {
         (Method::DELETE, "/v1/customers", "GET, POST"),
         (Method::POST, "/health", "GET"),
     ] {
-        let reply = app
-            .call(authed(
-                TestRequest::default().method(method.clone()).uri(path),
-                &acme,
-            ))
-            .await;
+        let reply = app.call(acme.request(method.clone(), path)).await;
         reply.problem(405);
         assert_eq!(reply.header("allow"), Some(allow), "{method} {path}");
     }

@@ -11,10 +11,8 @@ use crate::harness::app::{spawn_with, test_config};
 use crate::harness::{TestDatabase, TestTenant, scalar, spawn};
 
 fn keyed(tenant: &TestTenant, path: &str, key: &str, body: &serde_json::Value) -> TestRequest {
-    TestRequest::post()
-        .uri(path)
-        .insert_header(("X-Account-Id", tenant.account.as_str()))
-        .insert_header(("Authorization", format!("Bearer {}", tenant.key)))
+    tenant
+        .request(Method::POST, path)
         .insert_header(("Idempotency-Key", key))
         .set_json(body)
 }

@@ -626,10 +626,7 @@ async fn every_statement_of_every_route_is_a_single_shard_router_plan() {
         "POST",
         "/v1/invoices",
         app.call(
-            actix_web::test::TestRequest::post()
-                .uri("/v1/invoices")
-                .insert_header(("X-Account-Id", "acme"))
-                .insert_header(("Authorization", format!("Bearer {}", acme.key)))
+            acme.request(Method::POST, "/v1/invoices")
                 .insert_header(("Idempotency-Key", "create-invoice-1"))
                 .set_json(json!({"customer_id": customer, "currency": "EUR", "items": [
                     {"description": "Consulting", "quantity": "10", "unit_price": "100.00", "tax_rate": "19"},

@@ -13,7 +13,6 @@ use actix_http::Request;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::Method;
-use actix_web::test::TestRequest;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -598,10 +597,8 @@ async fn issued_documents_never_change_and_are_served_with_their_sha256_as_etag(
         ] {
             let cached = app
                 .call(
-                    TestRequest::get()
-                        .uri(path)
-                        .insert_header(("X-Account-Id", "fixed"))
-                        .insert_header(("Authorization", format!("Bearer {}", tenant.key)))
+                    tenant
+                        .request(Method::GET, path)
                         .insert_header(("If-None-Match", if_none_match.as_str())),
                 )
                 .await;
@@ -611,10 +608,8 @@ async fn issued_documents_never_change_and_are_served_with_their_sha256_as_etag(
         }
         let stale = app
             .call(
-                TestRequest::get()
-                    .uri(path)
-                    .insert_header(("X-Account-Id", "fixed"))
-                    .insert_header(("Authorization", format!("Bearer {}", tenant.key)))
+                tenant
+                    .request(Method::GET, path)
                     .insert_header(("If-None-Match", "\"0000\"")),
             )
             .await;

@@ -25,6 +25,18 @@ pub struct TestTenant {
     pub key: String,
 }
 
+impl TestTenant {
+    /// A request as this tenant (account header and key), for a test to
+    /// add its own headers or body to.
+    pub fn request(&self, method: Method, path: &str) -> TestRequest {
+        TestRequest::default()
+            .method(method)
+            .uri(path)
+            .insert_header(("X-Account-Id", self.account.as_str()))
+            .insert_header(("Authorization", format!("Bearer {}", self.key)))
+    }
+}
+
 /// A response, read whole.
 #[derive(Debug)]
 pub struct Reply {
@@ -204,11 +216,7 @@ where
         path: &str,
         body: Option<Value>,
     ) -> Reply {
-        let mut request = TestRequest::default()
-            .method(method)
-            .uri(path)
-            .insert_header(("X-Account-Id", tenant.account.as_str()))
-            .insert_header(("Authorization", format!("Bearer {}", tenant.key)));
+        let mut request = tenant.request(method, path);
         if let Some(body) = body {
             request = request.set_json(body);
         }
