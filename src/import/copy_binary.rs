@@ -5,6 +5,7 @@
 //! are stored instead of parsing their text, and the importer skips
 //! formatting them; together about a third of the load's CPU.
 
+use bigdecimal::{BigDecimal, ToPrimitive};
 use chrono::{DateTime, NaiveDate, Utc};
 
 /// What a binary COPY stream starts with: the signature, no flags, no
@@ -77,6 +78,72 @@ impl<'a> Row<'a> {
 
     pub fn timestamptz(&mut self, value: &DateTime<Utc>) -> &mut Self {
         self.field(&(value.timestamp_micros() - POSTGRES_EPOCH_MICROS).to_be_bytes())
+    }
+
+    /// A numeric, keeping its scale. Straight from the decimal's integer
+    /// and scale when they are small (every amount the schema holds):
+    /// formatting it as text first was a tenth of the importer's time.
+    pub fn decimal(&mut self, value: &BigDecimal) -> &mut Self {
+        let (mantissa, scale) = value.as_bigint_and_scale();
+        let Ok(scale) = u16::try_from(scale) else {
+            return self.numeric(&value.to_plain_string());
+        };
+        // The fraction padded to whole base-10000 digits.
+        let padding = (4 - u32::from(scale) % 4) % 4;
+        let padded = mantissa
+            .to_i128()
+            .and_then(|m| m.unsigned_abs().checked_mul(10u128.pow(padding)));
+        match padded {
+            Some(padded) if scale <= 32 => self.numeric_digits(
+                value.sign() == bigdecimal::num_bigint::Sign::Minus,
+                padded,
+                (u32::from(scale) + padding) as i16 / 4,
+                scale,
+            ),
+            _ => self.numeric(&value.to_plain_string()),
+        }
+    }
+
+    /// A numeric of `padded` / 10000^`fraction_digits` (base-10000 digits),
+    /// shown with `scale` decimals.
+    fn numeric_digits(
+        &mut self,
+        negative: bool,
+        mut padded: u128,
+        fraction_digits: i16,
+        scale: u16,
+    ) -> &mut Self {
+        // Least significant first; a u128 has at most 10 base-10000 digits.
+        let mut digits = [0i16; 10];
+        let mut count = 0;
+        while padded > 0 {
+            digits[count] = (padded % 10_000) as i16;
+            padded /= 10_000;
+            count += 1;
+        }
+        // Normalised as PostgreSQL keeps it: no trailing zero digits (and
+        // zero is no digits at all, of weight 0).
+        let lowest = digits[..count].iter().take_while(|d| **d == 0).count();
+        let kept = &digits[lowest..count];
+        let (weight, sign) = if kept.is_empty() {
+            (0, 0u16)
+        } else {
+            (
+                count as i16 - 1 - fraction_digits,
+                if negative { 0x4000 } else { 0 },
+            )
+        };
+        let length = 8 + 2 * kept.len() as i32;
+        self.out.extend_from_slice(&length.to_be_bytes());
+        self.out
+            .extend_from_slice(&(kept.len() as i16).to_be_bytes());
+        self.out.extend_from_slice(&weight.to_be_bytes());
+        self.out.extend_from_slice(&sign.to_be_bytes());
+        self.out.extend_from_slice(&scale.to_be_bytes());
+        for digit in kept.iter().rev() {
+            self.out.extend_from_slice(&digit.to_be_bytes());
+        }
+        self
     }
 
     /// A numeric from its plain decimal text (`-1234.50`, as the domain
@@ -169,6 +236,38 @@ mod tests {
         assert_eq!(numeric("19.00"), words(&[1, 0, 0, 2, 19]));
         assert_eq!(numeric("100"), words(&[1, 0, 0, 0, 100]));
         assert_eq!(numeric("0.000"), words(&[0, 0, 0, 3]));
+    }
+
+    #[test]
+    fn decimals_encode_as_their_plain_text_does() {
+        for plain in [
+            "1234.50",
+            "12345.678",
+            "0.05",
+            "0.00",
+            "-10000.00",
+            "19.00",
+            "100",
+            "0.000",
+            "-0.125",
+            "99999999999999.99",
+            "0.0001",
+            "123456789.123",
+            "10000",
+            "-1",
+        ] {
+            let value: BigDecimal = plain.parse().unwrap();
+            let mut out = Vec::new();
+            Row::new(&mut out, 1).decimal(&value);
+            assert_eq!(out[6..], numeric(plain)[..], "{plain}");
+        }
+        // Beyond a u128: through the text.
+        let huge: BigDecimal = "123456789012345678901234567890123456789012.5"
+            .parse()
+            .unwrap();
+        let mut out = Vec::new();
+        Row::new(&mut out, 1).decimal(&huge);
+        assert_eq!(out[6..], numeric(&huge.to_plain_string())[..]);
     }
 
     #[test]

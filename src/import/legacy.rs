@@ -1,27 +1,25 @@
 //! Reading the legacy SQLite file: read-only, in one read transaction (one
 //! consistent snapshot, even while the old application writes), streamed
-//! row by row.
+//! in batches of rows.
 //!
-//! Every value is read as its storage class and its text (`typeof(x)`,
-//! `CAST(x AS TEXT)`), never through Diesel's SQLite numeric types, which go
-//! through f64.
+//! Every value is read as its storage class and its text (what
+//! `CAST(x AS TEXT)` gives), never through a numeric type, which would go
+//! through f64. A batch holds its values' text in one buffer, and the rows
+//! the deciding thread sees borrow from it: reading allocates nothing per
+//! value.
 
 use std::collections::HashSet;
+use std::ffi::c_int;
 use std::path::Path;
 
-use diesel::connection::{DefaultLoadingMode, SimpleConnection};
-use diesel::deserialize::{self, FromSql, FromSqlRow};
-use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Integer, Nullable, Text};
-use diesel::sqlite::{Sqlite, SqliteConnection, SqliteType, SqliteValue};
-
 use super::normalize::{Kind, LegacyValue};
+use super::sqlite::{Connection, SqliteError, Statement, StorageClass};
 
 /// The tables the importer reads; others are ignored (and named).
 pub const KNOWN_TABLES: [&str; 4] = ["customers", "invoices", "invoice_items", "payments"];
 
 pub struct LegacyDb {
-    conn: SqliteConnection,
+    conn: Connection,
 }
 
 /// Puts SQLite in multi-thread mode, without its memory statistics, before
@@ -62,174 +60,241 @@ fn uri_for(path: &Path) -> String {
     uri
 }
 
-#[derive(QueryableByName)]
-struct Name {
-    #[diesel(sql_type = Text)]
-    name: String,
-}
-
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    count: i64,
-}
-
-#[derive(QueryableByName)]
-struct AccountRow {
-    #[diesel(sql_type = Text)]
-    account_type: String,
-    #[diesel(sql_type = Nullable<Text>)]
-    account: Option<String>,
-}
-
 /// A customer row as stored.
-#[derive(Debug, Clone)]
-pub struct LegacyCustomer {
+#[derive(Debug, Clone, Copy)]
+pub struct LegacyCustomer<'a> {
     pub id: i64,
-    pub account_id: LegacyValue,
-    pub name: LegacyValue,
-    pub email: LegacyValue,
-    pub phone: LegacyValue,
-    pub address: LegacyValue,
-    pub tax_id: LegacyValue,
-    pub created_at: LegacyValue,
-    pub updated_at: LegacyValue,
+    pub account_id: LegacyValue<'a>,
+    pub name: LegacyValue<'a>,
+    pub email: LegacyValue<'a>,
+    pub phone: LegacyValue<'a>,
+    pub address: LegacyValue<'a>,
+    pub tax_id: LegacyValue<'a>,
+    pub created_at: LegacyValue<'a>,
+    pub updated_at: LegacyValue<'a>,
 }
 
-/// One value as stored, read in one go: its storage class
-/// (`sqlite3_value_type`) and its text (`sqlite3_value_text`; a REAL
-/// renders with 15 significant digits, which drops binary noise such as
-/// 19.990000000000002). Never through Diesel's numeric types, which go
-/// through f64.
-#[derive(Debug, FromSqlRow)]
-struct Stored(LegacyValue);
+#[derive(Debug, Clone, Copy)]
+pub struct LegacyInvoice<'a> {
+    pub id: i64,
+    pub account_id: LegacyValue<'a>,
+    pub customer_id: LegacyValue<'a>,
+    pub number: LegacyValue<'a>,
+    pub status: LegacyValue<'a>,
+    pub currency: LegacyValue<'a>,
+    pub issue_date: LegacyValue<'a>,
+    pub due_date: LegacyValue<'a>,
+    pub notes: LegacyValue<'a>,
+    pub created_at: LegacyValue<'a>,
+    pub updated_at: LegacyValue<'a>,
+    /// The customer's account, when the customer exists.
+    pub customer_account: Option<&'a str>,
+}
 
-impl FromSql<Text, Sqlite> for Stored {
-    fn from_sql(mut value: SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
-        let kind = match value.value_type() {
-            Some(SqliteType::Long | SqliteType::Integer | SqliteType::SmallInt) => Kind::Integer,
-            Some(SqliteType::Double | SqliteType::Float) => Kind::Real,
-            Some(SqliteType::Text) => Kind::Text,
-            Some(SqliteType::Binary) => Kind::Blob,
-            None => Kind::Null,
-        };
-        // Diesel reads invalid UTF-8 lossily; tell it apart first, from
-        // the bytes as stored (a TEXT value's blob form is its bytes).
-        let kind = if kind == Kind::Text && std::str::from_utf8(value.read_blob()).is_err() {
-            Kind::InvalidText
-        } else {
-            kind
-        };
-        Ok(Self(LegacyValue {
-            kind,
-            text: Some(value.read_text().to_owned()),
-        }))
+#[derive(Debug, Clone, Copy)]
+pub struct LegacyItem<'a> {
+    pub id: i64,
+    pub invoice_id: LegacyValue<'a>,
+    pub description: LegacyValue<'a>,
+    pub quantity: LegacyValue<'a>,
+    pub unit_price: LegacyValue<'a>,
+    pub tax_rate: LegacyValue<'a>,
+    pub created_at: LegacyValue<'a>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct LegacyPayment<'a> {
+    pub id: i64,
+    pub invoice_id: LegacyValue<'a>,
+    pub amount: LegacyValue<'a>,
+    pub paid_at: LegacyValue<'a>,
+    pub method: LegacyValue<'a>,
+    pub reference: LegacyValue<'a>,
+    pub created_at: LegacyValue<'a>,
+}
+
+/// One row of a batch: customers come first, then the invoice stream, in
+/// which an invoice is followed by its items and then its payments (and
+/// items or payments of a missing invoice come where it would be).
+#[derive(Debug, Clone, Copy)]
+pub enum LegacyRow<'a> {
+    Customer(LegacyCustomer<'a>),
+    Invoice(LegacyInvoice<'a>),
+    Item(LegacyItem<'a>),
+    Payment(LegacyPayment<'a>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Customer,
+    Invoice,
+    Item,
+    Payment,
+}
+
+impl Source {
+    /// How many values a row holds (after its id).
+    fn width(self) -> usize {
+        match self {
+            Source::Customer => 8,
+            // Its ten columns and its customer's account.
+            Source::Invoice => 11,
+            Source::Item | Source::Payment => 6,
+        }
     }
 }
 
-fn value(stored: Option<Stored>) -> LegacyValue {
-    stored.map_or_else(
-        || LegacyValue {
-            kind: Kind::Null,
-            text: None,
-        },
-        |stored| stored.0,
-    )
+/// A value's place in a batch's text.
+#[derive(Debug, Clone, Copy)]
+struct Stored {
+    kind: Kind,
+    start: u32,
+    end: u32,
 }
 
-type V = Option<Stored>;
-type S = Nullable<Text>;
-
-/// Row types of the two streams, read by position (by-name lookups cost a
-/// string comparison per column and row).
-type CustomerTuple = (i64, V, V, V, V, V, V, V, V);
-type CustomerSql = (BigInt, S, S, S, S, S, S, S, S);
-type StreamTuple = (
-    i32,
-    Option<i64>,
-    i64,
-    Option<String>,
-    V,
-    V,
-    V,
-    V,
-    V,
-    V,
-    V,
-    V,
-    V,
-    V,
-);
-type StreamSql = (
-    Integer,
-    Nullable<BigInt>,
-    BigInt,
-    Nullable<Text>,
-    S,
-    S,
-    S,
-    S,
-    S,
-    S,
-    S,
-    S,
-    S,
-    S,
-);
-
-/// One row of the invoice stream: an invoice, or an item or payment of the
-/// invoice before it (or of a missing one).
-#[derive(Debug, Clone)]
-pub enum InvoiceStreamRow {
-    Invoice(LegacyInvoice),
-    Item(LegacyItem),
-    Payment(LegacyPayment),
+#[derive(Debug, Clone, Copy)]
+struct StoredRow {
+    source: Source,
+    id: i64,
+    first_value: u32,
 }
 
-#[derive(Debug, Clone)]
-pub struct LegacyInvoice {
-    pub id: i64,
-    pub account_id: LegacyValue,
-    pub customer_id: LegacyValue,
-    pub number: LegacyValue,
-    pub status: LegacyValue,
-    pub currency: LegacyValue,
-    pub issue_date: LegacyValue,
-    pub due_date: LegacyValue,
-    pub notes: LegacyValue,
-    pub created_at: LegacyValue,
-    pub updated_at: LegacyValue,
-    /// The customer's account, when the customer exists.
-    pub customer_account: Option<String>,
+/// Rows read from the legacy file, on their way from the reading thread to
+/// the deciding one. The invoice stream is cut only before an invoice, so
+/// an invoice and everything that belongs to it share a batch.
+#[derive(Debug, Default)]
+pub struct RowBatch {
+    text: String,
+    values: Vec<Stored>,
+    rows: Vec<StoredRow>,
 }
 
-#[derive(Debug, Clone)]
-pub struct LegacyItem {
-    pub id: i64,
-    pub invoice_id: LegacyValue,
-    pub description: LegacyValue,
-    pub quantity: LegacyValue,
-    pub unit_price: LegacyValue,
-    pub tax_rate: LegacyValue,
-    pub created_at: LegacyValue,
-}
+impl RowBatch {
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
 
-#[derive(Debug, Clone)]
-pub struct LegacyPayment {
-    pub id: i64,
-    pub invoice_id: LegacyValue,
-    pub amount: LegacyValue,
-    pub paid_at: LegacyValue,
-    pub method: LegacyValue,
-    pub reference: LegacyValue,
-    pub created_at: LegacyValue,
-}
+    /// Appends a row whose id is column `id_column` and whose values are
+    /// the `source.width()` columns from `first_column` on.
+    fn push(
+        &mut self,
+        statement: &mut Statement<'_>,
+        source: Source,
+        id_column: c_int,
+        first_column: c_int,
+    ) {
+        self.rows.push(StoredRow {
+            source,
+            id: statement.int64(id_column),
+            first_value: self.values.len() as u32,
+        });
+        for column in first_column..first_column + source.width() as c_int {
+            self.push_value(statement, column);
+        }
+    }
 
-#[diesel::declare_sql_function]
-extern "SQL" {
-    /// Rust's `str::trim` (every Unicode white space, where SQLite's TRIM
-    /// knows only spaces): how the importer normalises text.
-    fn rust_trim(text: Nullable<Text>) -> Nullable<Text>;
+    fn push_value(&mut self, statement: &mut Statement<'_>, column: c_int) {
+        let kind = match statement.storage_class(column) {
+            StorageClass::Null => {
+                self.values.push(Stored {
+                    kind: Kind::Null,
+                    start: 0,
+                    end: 0,
+                });
+                return;
+            }
+            StorageClass::Integer => Kind::Integer,
+            StorageClass::Real => Kind::Real,
+            StorageClass::Text => Kind::Text,
+            StorageClass::Blob => Kind::Blob,
+        };
+        let start = self.text.len() as u32;
+        let bytes = statement.text_bytes(column);
+        let kind = match std::str::from_utf8(bytes) {
+            Ok(text) => {
+                self.text.push_str(text);
+                kind
+            }
+            // SQLite does not check TEXT; shown with replacement characters
+            // and never imported as text.
+            Err(_) => {
+                self.text.push_str(&String::from_utf8_lossy(bytes));
+                if kind == Kind::Text {
+                    Kind::InvalidText
+                } else {
+                    kind
+                }
+            }
+        };
+        self.values.push(Stored {
+            kind,
+            start,
+            end: self.text.len() as u32,
+        });
+    }
+
+    fn value(&self, index: usize) -> LegacyValue<'_> {
+        let stored = self.values[index];
+        LegacyValue {
+            kind: stored.kind,
+            text: (stored.kind != Kind::Null)
+                .then(|| &self.text[stored.start as usize..stored.end as usize]),
+        }
+    }
+
+    /// The rows, in the order they were read.
+    pub fn rows(&self) -> impl Iterator<Item = LegacyRow<'_>> {
+        self.rows.iter().map(|row| {
+            let at = row.first_value as usize;
+            let v = |n: usize| self.value(at + n);
+            let id = row.id;
+            match row.source {
+                Source::Customer => LegacyRow::Customer(LegacyCustomer {
+                    id,
+                    account_id: v(0),
+                    name: v(1),
+                    email: v(2),
+                    phone: v(3),
+                    address: v(4),
+                    tax_id: v(5),
+                    created_at: v(6),
+                    updated_at: v(7),
+                }),
+                Source::Invoice => LegacyRow::Invoice(LegacyInvoice {
+                    id,
+                    account_id: v(0),
+                    customer_id: v(1),
+                    number: v(2),
+                    status: v(3),
+                    currency: v(4),
+                    issue_date: v(5),
+                    due_date: v(6),
+                    notes: v(7),
+                    created_at: v(8),
+                    updated_at: v(9),
+                    customer_account: v(10).text,
+                }),
+                Source::Item => LegacyRow::Item(LegacyItem {
+                    id,
+                    invoice_id: v(0),
+                    description: v(1),
+                    quantity: v(2),
+                    unit_price: v(3),
+                    tax_rate: v(4),
+                    created_at: v(5),
+                }),
+                Source::Payment => LegacyRow::Payment(LegacyPayment {
+                    id,
+                    invoice_id: v(0),
+                    amount: v(1),
+                    paid_at: v(2),
+                    method: v(3),
+                    reference: v(4),
+                    created_at: v(5),
+                }),
+            }
+        })
+    }
 }
 
 fn column(expression: &str, n: usize) -> String {
@@ -256,14 +321,11 @@ pub enum LegacyError {
     #[error("{0} does not exist")]
     Missing(String),
     #[error("cannot open {path} as an SQLite database: {source}")]
-    Open {
-        path: String,
-        source: diesel::ConnectionError,
-    },
+    Open { path: String, source: SqliteError },
     #[error("{path} is not a legacy invoicing database: it has no table {table}")]
     NotLegacy { path: String, table: &'static str },
     #[error("reading the legacy file failed: {0}")]
-    Query(#[from] diesel::result::Error),
+    Query(#[from] SqliteError),
 }
 
 impl LegacyDb {
@@ -274,17 +336,17 @@ impl LegacyDb {
             return Err(LegacyError::Missing(path.display().to_string()));
         }
         sqlite_without_global_locks();
-        let mut conn =
-            SqliteConnection::establish(&uri_for(path)).map_err(|source| LegacyError::Open {
-                path: path.display().to_string(),
-                source,
-            })?;
-        // A deferred transaction takes its snapshot at the first read, which
-        // is the sqlite_master read right after.
-        rust_trim_utils::register_impl(&mut conn, |text: Option<String>| {
-            text.map(|text| text.trim().to_owned())
+        let opened = Connection::open_read_only(&uri_for(path)).and_then(|mut conn| {
+            conn.register_rust_trim()?;
+            // A deferred transaction takes its snapshot at the first read,
+            // which is the sqlite_master read right after.
+            conn.execute("PRAGMA query_only = ON; BEGIN;")?;
+            Ok(conn)
+        });
+        let conn = opened.map_err(|source| LegacyError::Open {
+            path: path.display().to_string(),
+            source,
         })?;
-        conn.batch_execute("PRAGMA query_only = ON; BEGIN;")?;
         let mut db = Self { conn };
         let tables = db.tables()?;
         for table in KNOWN_TABLES {
@@ -298,42 +360,95 @@ impl LegacyDb {
         Ok(db)
     }
 
+    /// The first column of every row of `sql`, as text (NULL skipped).
+    fn texts(&mut self, sql: &str) -> Result<Vec<String>, LegacyError> {
+        let mut statement = self.conn.prepare(sql)?;
+        let mut texts = Vec::new();
+        while statement.step()? {
+            if statement.storage_class(0) != StorageClass::Null {
+                texts.push(String::from_utf8_lossy(statement.text_bytes(0)).into_owned());
+            }
+        }
+        Ok(texts)
+    }
+
+    /// The first column of every row of `sql`, as integers.
+    fn integers(&mut self, sql: &str) -> Result<Vec<i64>, LegacyError> {
+        let mut statement = self.conn.prepare(sql)?;
+        let mut integers = Vec::new();
+        while statement.step()? {
+            integers.push(statement.int64(0));
+        }
+        Ok(integers)
+    }
+
     /// Every table of the file.
     pub fn tables(&mut self) -> Result<Vec<String>, LegacyError> {
-        let rows: Vec<Name> =
-            diesel::sql_query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-                .load(&mut self.conn)?;
-        Ok(rows.into_iter().map(|row| row.name).collect())
+        self.texts("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
     }
 
     pub fn count(&mut self, table: &str) -> Result<i64, LegacyError> {
-        let row: Count = diesel::sql_query(format!("SELECT count(*) AS count FROM \"{table}\""))
-            .get_result(&mut self.conn)?;
-        Ok(row.count)
+        let counts = self.integers(&format!("SELECT count(*) FROM \"{table}\""))?;
+        Ok(counts[0])
     }
 
     /// The distinct account ids of customers and invoices (items and
-    /// payments have none: they take their invoice's).
-    pub fn account_ids(&mut self) -> Result<Vec<LegacyValue>, LegacyError> {
-        let rows: Vec<AccountRow> = diesel::sql_query(
-            "SELECT DISTINCT typeof(account_id) AS account_type, CAST(account_id AS TEXT) AS account
+    /// payments have none: they take their invoice's), trimmed; blank and
+    /// NULL ones left out.
+    pub fn account_ids(&mut self) -> Result<Vec<String>, LegacyError> {
+        let ids = self.texts(
+            "SELECT DISTINCT CAST(account_id AS TEXT)
              FROM (SELECT account_id FROM customers UNION SELECT account_id FROM invoices)
-             ORDER BY 2",
-        )
-        .load(&mut self.conn)?;
-        Ok(rows
-            .into_iter()
-            .map(|row| LegacyValue::new(&row.account_type, row.account))
+             ORDER BY 1",
+        )?;
+        Ok(ids
+            .iter()
+            .map(|id| id.trim())
+            .filter(|id| !id.is_empty())
+            .map(str::to_owned)
             .collect())
     }
 
-    /// Every customer, in id order.
-    pub fn for_each_customer<E: From<LegacyError>>(
+    /// The invoices that share their number with another invoice of their
+    /// account once both are normalised (trimmed as Rust trims, which
+    /// SQLite's TRIM does not): usually none, so the importer needs to
+    /// remember only these, and its memory stays bounded whatever the file
+    /// size. Which of them keeps the number is decided while reading, among
+    /// those that are otherwise importable.
+    pub fn invoices_sharing_a_number(&mut self) -> Result<HashSet<i64>, LegacyError> {
+        let ids = self.integers(
+            "SELECT id FROM (
+                 SELECT id, count(*) OVER (PARTITION BY account, number) AS sharing
+                 FROM (SELECT id, rust_trim(CAST(account_id AS TEXT)) AS account,
+                              rust_trim(CAST(number AS TEXT)) AS number
+                       FROM invoices)
+                 WHERE number <> '')
+             WHERE sharing > 1",
+        )?;
+        Ok(ids.into_iter().collect())
+    }
+
+    /// The highest id of each known table, whatever its rows hold (what
+    /// the id counters must pass, rejected rows included).
+    pub fn max_ids(&mut self) -> Result<[i64; 4], LegacyError> {
+        let mut maxima = [0; 4];
+        for (max, table) in maxima.iter_mut().zip(KNOWN_TABLES) {
+            *max = self.integers(&format!("SELECT coalesce(max(id), 0) FROM \"{table}\""))?[0];
+        }
+        Ok(maxima)
+    }
+
+    /// Reads every customer in id order, then the invoice stream (see
+    /// `INVOICE_STREAM`), handing them to `send` in batches of about
+    /// `rows_per_batch` rows.
+    pub fn read<E: From<LegacyError>>(
         &mut self,
-        mut each: impl FnMut(LegacyCustomer) -> Result<(), E>,
+        rows_per_batch: usize,
+        mut send: impl FnMut(RowBatch) -> Result<(), E>,
     ) -> Result<(), E> {
-        let select = format!(
-            "id, {} FROM customers ORDER BY id",
+        let mut batch = RowBatch::default();
+        let customers = format!(
+            "SELECT id, {} FROM customers ORDER BY id",
             columns(
                 &[
                     "account_id",
@@ -348,143 +463,90 @@ impl LegacyDb {
                 8
             )
         );
-        let rows = diesel::select(diesel::dsl::sql::<CustomerSql>(&select))
-            .load_iter::<CustomerTuple, DefaultLoadingMode>(&mut self.conn)
-            .map_err(LegacyError::from)?;
-        for row in rows {
-            let (id, v1, v2, v3, v4, v5, v6, v7, v8) = row.map_err(LegacyError::from)?;
-            each(LegacyCustomer {
-                id,
-                account_id: value(v1),
-                name: value(v2),
-                email: value(v3),
-                phone: value(v4),
-                address: value(v5),
-                tax_id: value(v6),
-                created_at: value(v7),
-                updated_at: value(v8),
-            })?;
+        let mut statement = self.conn.prepare(&customers).map_err(LegacyError::from)?;
+        while statement.step().map_err(LegacyError::from)? {
+            batch.push(&mut statement, Source::Customer, 0, 1);
+            if batch.len() >= rows_per_batch {
+                send(std::mem::take(&mut batch))?;
+            }
         }
-        Ok(())
-    }
-
-    /// The invoices that share their number with another invoice of their
-    /// account once both are normalised (trimmed as Rust trims, which
-    /// SQLite's TRIM does not): usually none, so the importer needs to
-    /// remember only these, and its memory stays bounded whatever the file
-    /// size. Which of them keeps the number is decided while reading, among
-    /// those that are otherwise importable.
-    pub fn invoices_sharing_a_number(&mut self) -> Result<HashSet<i64>, LegacyError> {
-        let rows: Vec<i64> = diesel::select(diesel::dsl::sql::<BigInt>(
-            "id FROM (
-                 SELECT id, count(*) OVER (PARTITION BY account, number) AS sharing
-                 FROM (SELECT id, rust_trim(CAST(account_id AS TEXT)) AS account,
-                              rust_trim(CAST(number AS TEXT)) AS number
-                       FROM invoices)
-                 WHERE number <> '')
-             WHERE sharing > 1",
-        ))
-        .load(&mut self.conn)?;
-        Ok(rows.into_iter().collect())
-    }
-
-    /// The highest id of each known table, whatever its rows hold (what
-    /// the id counters must pass, rejected rows included).
-    pub fn max_ids(&mut self) -> Result<[i64; 4], LegacyError> {
-        let mut maxima = [0; 4];
-        for (max, table) in maxima.iter_mut().zip(KNOWN_TABLES) {
-            let row: Count = diesel::sql_query(format!(
-                "SELECT coalesce(max(id), 0) AS count FROM \"{table}\""
-            ))
-            .get_result(&mut self.conn)?;
-            *max = row.count;
-        }
-        Ok(maxima)
-    }
-
-    /// Invoices, each followed by its items and then its payments, in
-    /// invoice id order; items and payments of a missing invoice come where
-    /// that invoice would be. One statement: SQLite merges the three
-    /// index-ordered scans, so nothing is sorted or held in memory.
-    pub fn for_each_invoice_row<E: From<LegacyError>>(
-        &mut self,
-        mut each: impl FnMut(InvoiceStreamRow) -> Result<(), E>,
-    ) -> Result<(), E> {
-        let width = 10;
-        // A compound SELECT ordered by its arms' index order: SQLite merges
-        // the three scans as it goes (EXPLAIN QUERY PLAN: MERGE (UNION ALL)),
-        // so rows stream from the first one on.
-        let select = format!(
-            "0 AS kind, i.id AS invoice_key, i.id AS id, CAST(c.account_id AS TEXT) AS customer_account,
-                    {invoice_columns}
-             FROM invoices i LEFT JOIN customers c ON c.id = i.customer_id
-             UNION ALL
-             SELECT 1, invoice_id, id, NULL, {item_columns} FROM invoice_items
-             UNION ALL
-             SELECT 2, invoice_id, id, NULL, {payment_columns} FROM payments
-             ORDER BY 2, 1, 3",
-            invoice_columns = columns(
-                &[
-                    "i.account_id",
-                    "i.customer_id",
-                    "i.number",
-                    "i.status",
-                    "i.currency",
-                    "i.issue_date",
-                    "i.due_date",
-                    "i.notes",
-                    "i.created_at",
-                    "i.updated_at",
-                ],
-                width
-            ),
-            item_columns = columns(&["invoice_id", "description", "quantity", "unit_price", "tax_rate", "created_at"], width),
-            payment_columns = columns(&["invoice_id", "amount", "paid_at", "method", "reference", "created_at"], width),
-        );
-        let rows = diesel::select(diesel::dsl::sql::<StreamSql>(&select))
-            .load_iter::<StreamTuple, DefaultLoadingMode>(&mut self.conn)
-            .map_err(LegacyError::from)?;
-        for row in rows {
-            let (kind, _invoice_key, id, customer_account, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10) =
-                row.map_err(LegacyError::from)?;
-            let parsed = match kind {
-                0 => InvoiceStreamRow::Invoice(LegacyInvoice {
-                    id,
-                    account_id: value(v1),
-                    customer_id: value(v2),
-                    number: value(v3),
-                    status: value(v4),
-                    currency: value(v5),
-                    issue_date: value(v6),
-                    due_date: value(v7),
-                    notes: value(v8),
-                    created_at: value(v9),
-                    updated_at: value(v10),
-                    customer_account,
-                }),
-                1 => InvoiceStreamRow::Item(LegacyItem {
-                    id,
-                    invoice_id: value(v1),
-                    description: value(v2),
-                    quantity: value(v3),
-                    unit_price: value(v4),
-                    tax_rate: value(v5),
-                    created_at: value(v6),
-                }),
-                _ => InvoiceStreamRow::Payment(LegacyPayment {
-                    id,
-                    invoice_id: value(v1),
-                    amount: value(v2),
-                    paid_at: value(v3),
-                    method: value(v4),
-                    reference: value(v5),
-                    created_at: value(v6),
-                }),
+        drop(statement);
+        let stream = invoice_stream();
+        let mut statement = self.conn.prepare(&stream).map_err(LegacyError::from)?;
+        while statement.step().map_err(LegacyError::from)? {
+            let source = match statement.int64(0) {
+                0 => Source::Invoice,
+                1 => Source::Item,
+                _ => Source::Payment,
             };
-            each(parsed)?;
+            if source == Source::Invoice && batch.len() >= rows_per_batch {
+                send(std::mem::take(&mut batch))?;
+            }
+            batch.push(&mut statement, source, 2, 3);
+        }
+        if batch.len() > 0 {
+            send(batch)?;
         }
         Ok(())
     }
+}
+
+/// Invoices, each followed by its items and then its payments, in invoice
+/// id order; items and payments of a missing invoice come where that
+/// invoice would be. One statement: a compound SELECT ordered by its arms'
+/// index order, which SQLite merges as it goes (EXPLAIN QUERY PLAN: MERGE
+/// (UNION ALL)), so rows stream from the first one on and nothing is
+/// sorted or held in memory. Columns: the row's kind, its invoice, its id,
+/// then its values (an invoice's customer's account last).
+fn invoice_stream() -> String {
+    let width = 11;
+    format!(
+        "SELECT 0 AS kind, i.id AS invoice_key, i.id AS id, {invoice_columns}
+         FROM invoices i LEFT JOIN customers c ON c.id = i.customer_id
+         UNION ALL
+         SELECT 1, invoice_id, id, {item_columns} FROM invoice_items
+         UNION ALL
+         SELECT 2, invoice_id, id, {payment_columns} FROM payments
+         ORDER BY 2, 1, 3",
+        invoice_columns = columns(
+            &[
+                "i.account_id",
+                "i.customer_id",
+                "i.number",
+                "i.status",
+                "i.currency",
+                "i.issue_date",
+                "i.due_date",
+                "i.notes",
+                "i.created_at",
+                "i.updated_at",
+                "CAST(c.account_id AS TEXT)",
+            ],
+            width
+        ),
+        item_columns = columns(
+            &[
+                "invoice_id",
+                "description",
+                "quantity",
+                "unit_price",
+                "tax_rate",
+                "created_at"
+            ],
+            width
+        ),
+        payment_columns = columns(
+            &[
+                "invoice_id",
+                "amount",
+                "paid_at",
+                "method",
+                "reference",
+                "created_at"
+            ],
+            width
+        ),
+    )
 }
 
 #[cfg(test)]

@@ -36,11 +36,12 @@ mod legacy;
 mod normalize;
 mod report;
 mod rows;
+mod sqlite;
 
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Write};
 use std::path::PathBuf;
-use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::Instant;
 
 use bigdecimal::BigDecimal;
@@ -54,7 +55,7 @@ use crate::domain::{NumberFormat, NumberReset};
 use crate::schema::{customers, invoice_items, invoices, payments};
 use copy_binary::Row;
 pub use legacy::LegacyError;
-use legacy::{InvoiceStreamRow, KNOWN_TABLES, LegacyCustomer, LegacyDb};
+use legacy::{KNOWN_TABLES, LegacyCustomer, LegacyDb, LegacyRow, RowBatch};
 use report::{Progress, Rejects, Verification};
 use rows::{AcceptedInvoice, Context, InvoiceGroup, NumberKey, Reject};
 
@@ -114,9 +115,10 @@ pub enum ImportError {
     },
     #[error("{rows} imported row(s) break foreign key {constraint}; nothing was imported")]
     Integrity { constraint: String, rows: i64 },
-    /// The loader stopped (its COPY failed); the reader stops too.
-    #[error("the loader stopped")]
-    LoaderStopped,
+    /// A later stage of the import stopped (its error is the one
+    /// reported), so an earlier one stops too.
+    #[error("the import stopped")]
+    Stopped,
 }
 
 /// How an import ended.
@@ -158,9 +160,11 @@ const LOAD_ORDER: [Table; 4] = [
     Table::Payments,
 ];
 
-/// How many rows a batch holds before it goes to the loader.
+/// How many rows a batch holds before it goes on: from the reading thread
+/// to the deciding one, and from there (as COPY data) to the loader.
 const BATCH_ROWS: usize = 20_000;
-/// How many batches may wait for the loader.
+/// How many batches may wait at each of those two hand-overs: what bounds
+/// the importer's memory whatever the file size.
 const BATCHES_IN_FLIGHT: usize = 3;
 
 /// Rows of each table, in COPY's binary format.
@@ -214,9 +218,11 @@ impl SeriesContinuation {
     }
 }
 
-/// The reader thread's state: it decides every row and batches the
-/// accepted ones for the loader.
-struct Reader {
+/// The deciding thread's state: it decides every row the reading thread
+/// read and batches the accepted ones, as COPY data, for the loader.
+struct Decider<'o> {
+    default_currency: Option<&'o str>,
+    now: chrono::DateTime<Utc>,
     rejects: Rejects,
     verification: Verification,
     rejected_customers: HashSet<i64>,
@@ -232,7 +238,7 @@ struct Reader {
     rows_read: u64,
 }
 
-impl Reader {
+impl Decider<'_> {
     /// Starts a row of `table` in the batch (its fields follow).
     fn row(&mut self, table: Table) -> Row<'_> {
         self.batch.rows += 1;
@@ -250,9 +256,7 @@ impl Reader {
     fn flush(&mut self) -> Result<(), ImportError> {
         if self.batch.rows > 0 {
             let batch = std::mem::take(&mut self.batch);
-            self.loader
-                .send(batch)
-                .map_err(|_| ImportError::LoaderStopped)?;
+            self.loader.send(batch).map_err(|_| ImportError::Stopped)?;
         }
         Ok(())
     }
@@ -269,13 +273,8 @@ impl Reader {
         Ok(())
     }
 
-    fn customer(
-        &mut self,
-        customer: LegacyCustomer,
-        now: chrono::DateTime<Utc>,
-    ) -> Result<(), ImportError> {
-        self.read_row();
-        match rows::customer(&customer, now) {
+    fn customer(&mut self, customer: LegacyCustomer<'_>) -> Result<(), ImportError> {
+        match rows::customer(&customer, self.now) {
             Ok(row) => {
                 let count = self.verification.entry(Some(&row.account_id), "customers");
                 count.read += 1;
@@ -332,9 +331,9 @@ impl Reader {
                 .int8(invoice.id)
                 .int4(item.position)
                 .text(&item.description)
-                .numeric(&item.quantity.to_string())
-                .numeric(&item.unit_price.to_string())
-                .numeric(&item.tax_rate.to_string())
+                .decimal(item.quantity.value())
+                .decimal(item.unit_price.value())
+                .decimal(item.tax_rate.value())
                 .timestamptz(&item.created_at)
                 // Legacy lines know no category: standard rated when taxed.
                 .text(crate::invoicing::default_category(&item.tax_rate).as_str());
@@ -349,7 +348,7 @@ impl Reader {
                 .text(account)
                 .int8(payment.id)
                 .int8(invoice.id)
-                .numeric(&payment.amount.to_string())
+                .decimal(payment.amount.value())
                 .timestamptz(&payment.paid_at)
                 .optional_text(payment.method.map(|m| m.as_str()))
                 .optional_text(payment.reference.as_deref())
@@ -363,12 +362,13 @@ impl Reader {
         Ok(())
     }
 
-    fn finish_group(
-        &mut self,
-        group: InvoiceGroup,
-        context: &Context<'_>,
-    ) -> Result<(), ImportError> {
-        let accepted = match rows::invoice_group(&group, context) {
+    fn finish_group(&mut self, group: InvoiceGroup<'_>) -> Result<(), ImportError> {
+        let context = Context {
+            default_currency: self.default_currency,
+            rejected_customers: &self.rejected_customers,
+            now: self.now,
+        };
+        let accepted = match rows::invoice_group(&group, &context) {
             Ok(accepted) => accepted,
             Err(found) => return self.reject_group(&group, &found),
         };
@@ -385,7 +385,11 @@ impl Reader {
 
     /// Counts a rejected invoice with its items and payments (their money
     /// as the source holds it) and records why.
-    fn reject_group(&mut self, group: &InvoiceGroup, found: &[Reject]) -> Result<(), ImportError> {
+    fn reject_group(
+        &mut self,
+        group: &InvoiceGroup<'_>,
+        found: &[Reject],
+    ) -> Result<(), ImportError> {
         let account = found.first().and_then(|r| r.account.clone());
         let count = self.verification.entry(account.as_deref(), "invoices");
         count.read += 1;
@@ -405,74 +409,71 @@ impl Reader {
         &mut self,
         table: &'static str,
         id: i64,
-        invoice_id: &normalize::LegacyValue,
+        invoice_id: &normalize::LegacyValue<'_>,
         money: Option<BigDecimal>,
     ) -> io::Result<()> {
         self.verification.entry(None, table).reject(money);
         self.rejects.record(&rows::orphan(table, id, invoice_id))
     }
 
-    /// Reads the whole file: customers first (with triggers on, invoices
-    /// need them loaded), then the invoice stream.
-    fn read(
-        mut self,
-        mut legacy: LegacyDb,
-        options: &Options,
-        now: chrono::DateTime<Utc>,
-    ) -> Result<Reading, ImportError> {
+    /// Decides every row of every batch, in the order they were read:
+    /// customers first (invoices need to know which were rejected), then
+    /// the invoice stream. A batch ends where an invoice starts, so each
+    /// invoice is decided with all of its rows.
+    fn decide(mut self, batches: Receiver<RowBatch>) -> Result<Reading, ImportError> {
         self.rejects.progress().stage("customers");
-        legacy.for_each_customer(|customer| self.customer(customer, now))?;
-        self.flush()?;
-        self.rejects.progress().stage("invoices");
-        let rejected_customers = std::mem::take(&mut self.rejected_customers);
-        let context = Context {
-            default_currency: options.default_currency.as_deref(),
-            rejected_customers: &rejected_customers,
-            now,
-        };
-        let mut current: Option<InvoiceGroup> = None;
-        legacy.for_each_invoice_row(|row| -> Result<(), ImportError> {
-            self.read_row();
-            match row {
-                InvoiceStreamRow::Invoice(invoice) => {
-                    if let Some(group) = current.take() {
-                        self.finish_group(group, &context)?;
-                    }
-                    current = Some(InvoiceGroup {
-                        invoice,
-                        items: Vec::new(),
-                        payments: Vec::new(),
-                    });
+        let mut in_invoices = false;
+        for batch in batches {
+            let mut current: Option<InvoiceGroup<'_>> = None;
+            for row in batch.rows() {
+                self.read_row();
+                if !in_invoices && !matches!(row, LegacyRow::Customer(_)) {
+                    in_invoices = true;
+                    self.rejects.progress().stage("invoices");
                 }
-                InvoiceStreamRow::Item(item) => {
-                    match (&mut current, normalize::id(&item.invoice_id)) {
-                        (Some(group), Ok(id)) if id == group.invoice.id => group.items.push(item),
-                        _ => self.orphan(
-                            "invoice_items",
-                            item.id,
-                            &item.invoice_id,
-                            rows::item_money(&item),
-                        )?,
-                    }
-                }
-                InvoiceStreamRow::Payment(payment) => {
-                    match (&mut current, normalize::id(&payment.invoice_id)) {
-                        (Some(group), Ok(id)) if id == group.invoice.id => {
-                            group.payments.push(payment)
+                match row {
+                    LegacyRow::Customer(customer) => self.customer(customer)?,
+                    LegacyRow::Invoice(invoice) => {
+                        if let Some(group) = current.take() {
+                            self.finish_group(group)?;
                         }
-                        _ => self.orphan(
-                            "payments",
-                            payment.id,
-                            &payment.invoice_id,
-                            rows::payment_money(&payment),
-                        )?,
+                        current = Some(InvoiceGroup {
+                            invoice,
+                            items: Vec::new(),
+                            payments: Vec::new(),
+                        });
+                    }
+                    LegacyRow::Item(item) => {
+                        match (&mut current, normalize::id(&item.invoice_id)) {
+                            (Some(group), Ok(id)) if id == group.invoice.id => {
+                                group.items.push(item)
+                            }
+                            _ => self.orphan(
+                                "invoice_items",
+                                item.id,
+                                &item.invoice_id,
+                                rows::item_money(&item),
+                            )?,
+                        }
+                    }
+                    LegacyRow::Payment(payment) => {
+                        match (&mut current, normalize::id(&payment.invoice_id)) {
+                            (Some(group), Ok(id)) if id == group.invoice.id => {
+                                group.payments.push(payment)
+                            }
+                            _ => self.orphan(
+                                "payments",
+                                payment.id,
+                                &payment.invoice_id,
+                                rows::payment_money(&payment),
+                            )?,
+                        }
                     }
                 }
             }
-            Ok(())
-        })?;
-        if let Some(group) = current.take() {
-            self.finish_group(group, &context)?;
+            if let Some(group) = current.take() {
+                self.finish_group(group)?;
+            }
         }
         self.flush()?;
         Ok(Reading {
@@ -685,7 +686,7 @@ fn analyze_loaded(conn: &mut PgConnection, database_url: &str) -> Result<(), Imp
             .collect();
         conn.batch_execute("ANALYZE id_counters, document_numbers, number_sequences")?;
         for analyzed in large {
-            analyzed.join().unwrap_or(Err(ImportError::LoaderStopped))?;
+            analyzed.join().unwrap_or(Err(ImportError::Stopped))?;
         }
         Ok(())
     })
@@ -1000,7 +1001,7 @@ pub fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, ImportErro
     let mut accounts: Vec<String> = legacy
         .account_ids()?
         .iter()
-        .filter_map(|value| crate::domain::AccountId::parse(value.trimmed()?).ok())
+        .filter_map(|value| crate::domain::AccountId::parse(value).ok())
         .map(|id| id.as_str().to_owned())
         .collect();
     // `acme` and `acme ` are one account.
@@ -1083,8 +1084,14 @@ pub fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, ImportErro
                  session_replication_role to the owner: PostgreSQL 15+, see setup_postgres.sql)"
             )?;
         }
-        let (sender, batches) = sync_channel::<Batch>(BATCHES_IN_FLIGHT);
-        let reader = Reader {
+        // Three stages, each on its own thread: reading SQLite, deciding
+        // rows (and writing their COPY data), loading into PostgreSQL; the
+        // bounded channels between them keep memory to a few batches.
+        let (read_rows, rows_to_decide) = sync_channel::<RowBatch>(BATCHES_IN_FLIGHT);
+        let (decided, batches) = sync_channel::<Batch>(BATCHES_IN_FLIGHT);
+        let decider = Decider {
+            default_currency: options.default_currency.as_deref(),
+            now,
             rejects,
             verification: Verification::default(),
             rejected_customers: HashSet::new(),
@@ -1092,11 +1099,16 @@ pub fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, ImportErro
             number_holders: HashMap::new(),
             series,
             batch: Batch::default(),
-            loader: sender,
+            loader: decided,
             rows_read: 0,
         };
-        let (reading, loading) = std::thread::scope(|scope| {
-            let reading = scope.spawn(|| reader.read(legacy, options, now));
+        let (reading, deciding, loading) = std::thread::scope(|scope| {
+            let reading = scope.spawn(move || {
+                legacy.read(BATCH_ROWS, |batch| {
+                    read_rows.send(batch).map_err(|_| ImportError::Stopped)
+                })
+            });
+            let deciding = scope.spawn(move || decider.decide(rows_to_decide));
             let loading = (|| -> Result<(), ImportError> {
                 let mut copying = std::time::Duration::ZERO;
                 for batch in &batches {
@@ -1112,14 +1124,22 @@ pub fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, ImportErro
                 log::debug!("of which COPY: {:.3} s", copying.as_secs_f64());
                 Ok(())
             })();
-            // Dropping the receiver stops a reader still sending.
+            // Dropping the receiver stops the stages before it.
             drop(batches);
-            let reading = reading.join().unwrap_or(Err(ImportError::LoaderStopped));
-            (reading, loading)
+            let deciding = deciding.join().unwrap_or(Err(ImportError::Stopped));
+            let reading = reading.join().unwrap_or(Err(ImportError::Stopped));
+            (reading, deciding, loading)
         });
-        // The loader's error explains a reader that stopped for it.
+        // A stage that failed stops the ones before it (which then answer
+        // `Stopped`) and ends the input of the ones after it: the loader's
+        // error explains the others, then the decider's (the reader only
+        // stops for it), then the reader's (the decider saw its input end
+        // early and must not be taken for complete).
         loading?;
-        let mut reading = reading?;
+        let mut reading = match (deciding, reading) {
+            (Err(error), _) | (Ok(_), Err(error)) => return Err(error),
+            (Ok(reading), Ok(())) => reading,
+        };
         phases.done("reading and loading");
         if bulk {
             claim_document_numbers(&mut conn, &accounts)?;
@@ -1146,9 +1166,8 @@ pub fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, ImportErro
             progress.finish();
             let rejected = reading
                 .verification
-                .counts
-                .values()
-                .map(|c| c.rejected)
+                .counts()
+                .map(|(_, _, c)| c.rejected)
                 .sum::<u64>();
             let outcome = if !reading.verification.mismatches().is_empty() {
                 Err(ImportError::Mismatch)

@@ -15,11 +15,12 @@ use crate::domain::{InvoiceStatus, PaymentMethod};
 
 /// One value as SQLite holds it: its storage class and its text form
 /// (`CAST(x AS TEXT)`; REAL renders with 15 significant digits, which drops
-/// binary noise such as 19.990000000000002).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LegacyValue {
+/// binary noise such as 19.990000000000002), borrowed from the batch it
+/// was read into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LegacyValue<'a> {
     pub kind: Kind,
-    pub text: Option<String>,
+    pub text: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,27 +35,7 @@ pub enum Kind {
     Blob,
 }
 
-impl Kind {
-    /// From SQLite's `typeof()`.
-    pub fn from_typeof(name: &str) -> Self {
-        match name {
-            "integer" => Self::Integer,
-            "real" => Self::Real,
-            "text" => Self::Text,
-            "blob" => Self::Blob,
-            _ => Self::Null,
-        }
-    }
-}
-
-impl LegacyValue {
-    pub fn new(kind: &str, text: Option<String>) -> Self {
-        Self {
-            kind: Kind::from_typeof(kind),
-            text,
-        }
-    }
-
+impl<'a> LegacyValue<'a> {
     #[cfg(test)]
     pub fn null() -> Self {
         Self {
@@ -65,18 +46,14 @@ impl LegacyValue {
 
     /// The value as it appears in a report.
     pub fn shown(&self) -> String {
-        self.text.clone().unwrap_or_default()
+        self.text.unwrap_or_default().to_owned()
     }
 
     /// Trimmed text; `None` for NULL and for empty or blank strings.
-    pub fn trimmed(&self) -> Option<&str> {
+    pub fn trimmed(&self) -> Option<&'a str> {
         match self.kind {
             Kind::Null => None,
-            _ => self
-                .text
-                .as_deref()
-                .map(str::trim)
-                .filter(|t| !t.is_empty()),
+            _ => self.text.map(str::trim).filter(|t| !t.is_empty()),
         }
     }
 }
@@ -105,6 +82,11 @@ pub fn amount(value: &LegacyValue, scale: i64) -> Result<Option<BigDecimal>, Str
     let Some(text) = value.trimmed() else {
         return Ok(None);
     };
+    if matches!(value.kind, Kind::Integer | Kind::Real | Kind::Text)
+        && let Some((mantissa, digits_scale)) = small_plain_decimal(text)
+    {
+        return small_amount(mantissa, digits_scale, scale).map(Some);
+    }
     let parsed = match value.kind {
         Kind::Integer | Kind::Real => BigDecimal::from_str(text).ok(),
         Kind::Text => {
@@ -128,6 +110,60 @@ pub fn amount(value: &LegacyValue, scale: i64) -> Result<Option<BigDecimal>, Str
         return Err("is too large".into());
     }
     Ok(Some(parsed.with_scale_round(scale, RoundingMode::HalfUp)))
+}
+
+/// Plain decimal text (`-12.50`, `7`; digits on both sides of a point)
+/// of at most 30 digits, as an integer and its scale: what nearly every
+/// legacy amount is, decided without a big-number parse. Anything else
+/// (exponents, more digits) is `None` and goes the general way.
+fn small_plain_decimal(text: &str) -> Option<(i128, u32)> {
+    let (negative, digits) = match text.as_bytes() {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        all => (false, all),
+    };
+    let (whole, fraction) = match digits.iter().position(|b| *b == b'.') {
+        Some(point) => (&digits[..point], &digits[point + 1..]),
+        None => (digits, &[][..]),
+    };
+    let has_point = whole.len() < digits.len();
+    if whole.is_empty() || (has_point && fraction.is_empty()) || whole.len() + fraction.len() > 30 {
+        return None;
+    }
+    let mut mantissa: i128 = 0;
+    for byte in whole.iter().chain(fraction) {
+        if !byte.is_ascii_digit() {
+            return None;
+        }
+        mantissa = mantissa * 10 + i128::from(byte - b'0');
+    }
+    Some((
+        if negative { -mantissa } else { mantissa },
+        fraction.len() as u32,
+    ))
+}
+
+/// `mantissa` / 10^`digits_scale`, checked as `amount` checks and rounded
+/// half away from zero to `scale`.
+fn small_amount(mantissa: i128, digits_scale: u32, scale: i64) -> Result<BigDecimal, String> {
+    let magnitude = mantissa.unsigned_abs();
+    // 10^15 at the digits' scale; beyond a u128 it is more than 30 digits.
+    if 10u128
+        .checked_pow(15 + digits_scale)
+        .is_some_and(|limit| magnitude >= limit)
+    {
+        return Err("is too large".into());
+    }
+    let target = scale as u32;
+    let rounded = if digits_scale > target {
+        let divisor = 10u128.pow(digits_scale - target);
+        let (quotient, remainder) = (magnitude / divisor, magnitude % divisor);
+        quotient + u128::from(remainder * 2 >= divisor)
+    } else {
+        magnitude * 10u128.pow(target - digits_scale)
+    };
+    let signed = i128::try_from(rounded).expect("under 10^31") * mantissa.signum();
+    Ok(BigDecimal::new(signed.into(), scale))
 }
 
 /// Epoch seconds (INTEGER, REAL or digits in TEXT) as an instant.
@@ -229,9 +265,11 @@ pub fn date(value: &LegacyValue) -> Result<Option<NaiveDate>, String> {
     let parsed = match value.kind {
         Kind::Integer | Kind::Real => from_epoch(text).map(|at| at.date_naive()),
         Kind::Text if looks_like_epoch(text) => from_epoch(text).map(|at| at.date_naive()),
-        Kind::Text => parse_text_timestamp(text)
-            .and(text.get(..10))
-            .and_then(|day| NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()),
+        // The whole value was checked; its first ten bytes are the day.
+        Kind::Text => parse_text_timestamp(text).and_then(|_| {
+            let b = text.as_bytes();
+            NaiveDate::from_ymd_opt(digits(b, 0, 4)? as i32, digits(b, 5, 2)?, digits(b, 8, 2)?)
+        }),
         Kind::Null | Kind::InvalidText | Kind::Blob => None,
     };
     parsed.map(Some).ok_or_else(|| "is not a date".to_owned())
@@ -299,8 +337,18 @@ pub fn id(value: &LegacyValue) -> Result<i64, String> {
 mod tests {
     use super::*;
 
-    fn v(kind: &str, text: &str) -> LegacyValue {
-        LegacyValue::new(kind, Some(text.to_owned()))
+    fn v<'a>(kind: &str, text: &'a str) -> LegacyValue<'a> {
+        let kind = match kind {
+            "integer" => Kind::Integer,
+            "real" => Kind::Real,
+            "text" => Kind::Text,
+            "blob" => Kind::Blob,
+            other => panic!("no storage class {other}"),
+        };
+        LegacyValue {
+            kind,
+            text: Some(text),
+        }
     }
 
     #[test]
@@ -373,6 +421,49 @@ mod tests {
             assert!(money(v("text", bad)).is_err(), "{bad}");
         }
         assert!(money(v("blob", "x")).is_err());
+        assert_eq!(money(v("text", "+5")).unwrap().unwrap(), "5.00");
+        for bad in ["5.", ".5", "-", "1 000"] {
+            assert!(money(v("text", bad)).is_err(), "{bad}");
+        }
+        assert_eq!(money(v("real", "1.0e-05")).unwrap().unwrap(), "0.00");
+        assert_eq!(money(v("real", "1.5e+3")).unwrap().unwrap(), "1500.00");
+        assert!(money(v("real", "1.0e+15")).is_err());
+        assert!(money(v("integer", "1000000000000000")).is_err());
+        assert!(money(v("text", "-1000000000000000.00")).is_err());
+        assert_eq!(
+            money(v("text", "999999999999999.994")).unwrap().unwrap(),
+            "999999999999999.99"
+        );
+    }
+
+    #[test]
+    fn small_amounts_round_as_big_decimals_do() {
+        for text in [
+            "0.005",
+            "-0.005",
+            "0.004999",
+            "12.345",
+            "-12.345",
+            "7",
+            "0",
+            "-0",
+            "0.1",
+            "19.990000000000002",
+            "123456.785",
+            "99.995",
+            "-99.995",
+            "0.0000001",
+        ] {
+            for scale in [2, 3] {
+                let general = BigDecimal::from_str(text)
+                    .unwrap()
+                    .with_scale_round(scale, RoundingMode::HalfUp);
+                let (mantissa, digits_scale) = small_plain_decimal(text).unwrap();
+                let small = small_amount(mantissa, digits_scale, scale).unwrap();
+                assert_eq!(small, general, "{text} at {scale}");
+                assert_eq!(small.to_plain_string(), general.to_plain_string());
+            }
+        }
     }
 
     #[test]

@@ -228,21 +228,34 @@ impl TableCount {
 /// Per account (`-` for rows whose account cannot be told) and table.
 #[derive(Debug, Default)]
 pub struct Verification {
-    pub counts: BTreeMap<(String, &'static str), TableCount>,
+    /// By account, then table: an account's entry is found without
+    /// allocating its name (this runs for every row).
+    counts: BTreeMap<String, BTreeMap<&'static str, TableCount>>,
 }
 
 impl Verification {
     pub fn entry(&mut self, account: Option<&str>, table: &'static str) -> &mut TableCount {
-        self.counts
-            .entry((account.unwrap_or("-").to_owned(), table))
-            .or_default()
+        let account = account.unwrap_or("-");
+        if !self.counts.contains_key(account) {
+            self.counts.insert(account.to_owned(), BTreeMap::new());
+        }
+        let tables = self.counts.get_mut(account).expect("inserted above");
+        tables.entry(table).or_default()
+    }
+
+    /// Every account's counts of every table, by account and table.
+    pub fn counts(&self) -> impl Iterator<Item = (&str, &'static str, &TableCount)> {
+        self.counts.iter().flat_map(|(account, tables)| {
+            tables
+                .iter()
+                .map(move |(table, count)| (account.as_str(), *table, count))
+        })
     }
 
     pub fn mismatches(&self) -> Vec<(String, &'static str)> {
-        self.counts
-            .iter()
-            .filter(|((_, table), count)| count.mismatch(table))
-            .map(|((account, table), _)| (account.clone(), *table))
+        self.counts()
+            .filter(|(_, table, count)| count.mismatch(table))
+            .map(|(account, table, _)| (account.to_owned(), table))
             .collect()
     }
 
@@ -253,7 +266,7 @@ impl Verification {
         let width = self
             .counts
             .keys()
-            .map(|(account, _)| account.len())
+            .map(|account| account.len())
             .max()
             .unwrap_or(7)
             .max(7);
@@ -269,7 +282,7 @@ impl Verification {
             "rejected money",
             "target total"
         )?;
-        for ((account, table), count) in &self.counts {
+        for (account, table, count) in self.counts() {
             let (source, rejected, target) = if TableCount::has_money(table) {
                 let mut rejected = count.rejected_total.to_plain_string();
                 if count.rejected_unreadable > 0 {
@@ -295,7 +308,7 @@ impl Verification {
                 count.read, count.rejected
             )?;
         }
-        if self.counts.values().any(|c| c.rejected_unreadable > 0) {
+        if self.counts().any(|(_, _, c)| c.rejected_unreadable > 0) {
             writeln!(
                 out,
                 "(+n? in rejected money: n rejected rows whose amounts are not numbers, in neither total)"

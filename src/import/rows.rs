@@ -207,10 +207,10 @@ pub struct PaymentRow {
 
 /// An invoice with everything that belongs to it.
 #[derive(Debug, Clone)]
-pub struct InvoiceGroup {
-    pub invoice: LegacyInvoice,
-    pub items: Vec<LegacyItem>,
-    pub payments: Vec<LegacyPayment>,
+pub struct InvoiceGroup<'a> {
+    pub invoice: LegacyInvoice<'a>,
+    pub items: Vec<LegacyItem<'a>>,
+    pub payments: Vec<LegacyPayment<'a>>,
 }
 
 #[derive(Debug, Clone)]
