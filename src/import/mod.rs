@@ -6,20 +6,23 @@
 //!
 //! 1. accounts: created from the file's distinct account ids; one that
 //!    already holds data is refused, or with --replace emptied first;
-//! 2. a reader thread streams customers, then invoices with their items and
-//!    payments (SQLite merges the three in invoice order), decides every
-//!    row, and hands batches of COPY lines to the loader, which COPYs each
-//!    batch into its tables meanwhile: reading and loading overlap, and
-//!    memory stays bounded by a few batches whatever the file size;
-//!    A duplicate invoice number stays with the first invoice in legacy id
-//!    order that is otherwise importable: SQLite names the few invoices
-//!    that share a normalised number up front, and the reader, which sees
-//!    invoices in id order and decides each whole, gives the number to the
-//!    first of them it accepts;
+//! 2. three threads, joined by bounded channels so that memory stays a few
+//!    batches whatever the file size: the reader streams customers, then
+//!    invoices with their items and payments (SQLite merges the three in
+//!    invoice order); the decider decides every row and writes the
+//!    accepted ones as binary COPY data; the loader COPYs each batch into
+//!    its tables meanwhile. A duplicate invoice number stays with the
+//!    first invoice in legacy id order that is otherwise importable:
+//!    SQLite names the few invoices that share a normalised number up
+//!    front, and the decider, which sees invoices in id order and decides
+//!    each whole, gives the number to the first of them it accepts;
 //! 3. in bulk mode (the owner may set session_replication_role), per-row
-//!    triggers are off during the load, and every foreign key is checked
-//!    set-based before commit; in every mode the id counters move past the
-//!    file's highest ids (rejected rows included);
+//!    triggers are off during the load: the decider claims the invoices'
+//!    numbers (the number trigger's work) in the same COPY stream, and
+//!    every foreign key is checked set-based before commit; into an empty
+//!    target, keys and indexes are built after the load (`defer_indexes`).
+//!    In every mode the id counters move past the file's highest ids
+//!    (rejected rows included);
 //! 4. the verification table: rows read, written and rejected, and money in
 //!    the source (every row), in the rejected rows and in the database, per
 //!    account and table.
@@ -52,7 +55,7 @@ use diesel::sql_types::{Array, BigInt, Numeric, Text};
 
 use crate::db::migrations;
 use crate::domain::{NumberFormat, NumberReset};
-use crate::schema::{customers, invoice_items, invoices, payments};
+use crate::schema::{customers, document_numbers, invoice_items, invoices, payments};
 use copy_binary::Row;
 pub use legacy::LegacyError;
 use legacy::{KNOWN_TABLES, LegacyCustomer, LegacyDb, LegacyRow, RowBatch};
@@ -137,6 +140,9 @@ pub struct Summary {
 enum Table {
     Customers,
     Invoices,
+    /// In bulk mode: the imported invoice numbers, claimed as the invoices'
+    /// number trigger would claim them.
+    DocumentNumbers,
     Items,
     Payments,
 }
@@ -147,22 +153,35 @@ impl Table {
         match self {
             Table::Customers => 9,
             Table::Invoices => 11,
+            Table::DocumentNumbers => 4,
             Table::Items => 10,
             Table::Payments => 8,
         }
     }
 }
 
-const LOAD_ORDER: [Table; 4] = [
+const LOAD_ORDER: [Table; 5] = [
     Table::Customers,
     Table::Invoices,
+    Table::DocumentNumbers,
     Table::Items,
     Table::Payments,
 ];
 
+/// The tables an import into an empty target loads without their keys and
+/// indexes (built back after the load): the four it imports, and the
+/// numbers its invoices claim.
+const DEFERRED_TABLES: [&str; 5] = [
+    "customers",
+    "invoices",
+    "document_numbers",
+    "invoice_items",
+    "payments",
+];
+
 /// How many rows a batch holds before it goes on: from the reading thread
 /// to the deciding one, and from there (as COPY data) to the loader.
-const BATCH_ROWS: usize = 20_000;
+const BATCH_ROWS: usize = 10_000;
 /// How many batches may wait at each of those two hand-overs: what bounds
 /// the importer's memory whatever the file size.
 const BATCHES_IN_FLIGHT: usize = 3;
@@ -170,7 +189,7 @@ const BATCHES_IN_FLIGHT: usize = 3;
 /// Rows of each table, in COPY's binary format.
 #[derive(Default)]
 struct Batch {
-    lines: [Vec<u8>; 4],
+    lines: [Vec<u8>; 5],
     rows: usize,
 }
 
@@ -222,6 +241,9 @@ impl SeriesContinuation {
 /// read and batches the accepted ones, as COPY data, for the loader.
 struct Decider<'o> {
     default_currency: Option<&'o str>,
+    /// Whether the invoices' numbers are claimed here (bulk mode: the
+    /// number trigger is off) or by the trigger.
+    claim_numbers: bool,
     now: chrono::DateTime<Utc>,
     rejects: Rejects,
     verification: Verification,
@@ -255,7 +277,16 @@ impl Decider<'_> {
 
     fn flush(&mut self) -> Result<(), ImportError> {
         if self.batch.rows > 0 {
-            let batch = std::mem::take(&mut self.batch);
+            // The next batch needs about as much: no growing by copies.
+            let next = Batch {
+                lines: self
+                    .batch
+                    .lines
+                    .each_ref()
+                    .map(|lines| Vec::with_capacity(lines.capacity())),
+                rows: 0,
+            };
+            let batch = std::mem::replace(&mut self.batch, next);
             self.loader.send(batch).map_err(|_| ImportError::Stopped)?;
         }
         Ok(())
@@ -324,6 +355,15 @@ impl Decider<'_> {
             .timestamptz(&invoice.created_at)
             .timestamptz(&invoice.updated_at);
         self.written()?;
+        if self.claim_numbers
+            && let Some(number) = invoice.number.as_deref()
+        {
+            self.row(Table::DocumentNumbers)
+                .text(account)
+                .text(number)
+                .text("invoice")
+                .int8(invoice.id);
+        }
         for item in &accepted.items {
             self.row(Table::Items)
                 .text(account)
@@ -485,8 +525,14 @@ impl Decider<'_> {
     }
 }
 
-/// COPYs one table's rows of a batch, in the binary format.
-fn copy_rows(conn: &mut PgConnection, table: Table, rows: &[u8]) -> Result<(), ImportError> {
+/// COPYs one table's rows of a batch, in the binary format; `freeze` when
+/// the table was truncated in this transaction (see `defer_indexes`).
+fn copy_rows(
+    conn: &mut PgConnection,
+    table: Table,
+    rows: &[u8],
+    freeze: bool,
+) -> Result<(), ImportError> {
     let write = |out: &mut dyn Write| -> Result<(), ImportError> {
         out.write_all(copy_binary::HEADER)?;
         out.write_all(rows)?;
@@ -510,6 +556,7 @@ fn copy_rows(conn: &mut PgConnection, table: Table, rows: &[u8]) -> Result<(), I
                 write,
             )
             .with_format(binary)
+            .with_freeze(freeze)
             .execute(conn)?,
         Table::Invoices => diesel::copy_from(invoices::table)
             .from_raw_data(
@@ -529,6 +576,20 @@ fn copy_rows(conn: &mut PgConnection, table: Table, rows: &[u8]) -> Result<(), I
                 write,
             )
             .with_format(binary)
+            .with_freeze(freeze)
+            .execute(conn)?,
+        Table::DocumentNumbers => diesel::copy_from(document_numbers::table)
+            .from_raw_data(
+                (
+                    document_numbers::account_id,
+                    document_numbers::number,
+                    document_numbers::kind,
+                    document_numbers::document_id,
+                ),
+                write,
+            )
+            .with_format(binary)
+            .with_freeze(freeze)
             .execute(conn)?,
         Table::Items => diesel::copy_from(invoice_items::table)
             .from_raw_data(
@@ -547,6 +608,7 @@ fn copy_rows(conn: &mut PgConnection, table: Table, rows: &[u8]) -> Result<(), I
                 write,
             )
             .with_format(binary)
+            .with_freeze(freeze)
             .execute(conn)?,
         Table::Payments => diesel::copy_from(payments::table)
             .from_raw_data(
@@ -563,6 +625,7 @@ fn copy_rows(conn: &mut PgConnection, table: Table, rows: &[u8]) -> Result<(), I
                 write,
             )
             .with_format(binary)
+            .with_freeze(freeze)
             .execute(conn)?,
     };
     Ok(())
@@ -692,19 +755,6 @@ fn analyze_loaded(conn: &mut PgConnection, database_url: &str) -> Result<(), Imp
     })
 }
 
-/// What the invoices' number trigger does for ordinary inserts: record
-/// each imported number as taken (the duplicates were rejected already).
-fn claim_document_numbers(conn: &mut PgConnection, accounts: &[String]) -> QueryResult<()> {
-    diesel::sql_query(
-        "INSERT INTO document_numbers (account_id, number, kind, document_id)
-         SELECT account_id, number, 'invoice', id FROM invoices
-         WHERE account_id = ANY($1) AND number IS NOT NULL",
-    )
-    .bind::<Array<Text>, _>(accounts)
-    .execute(conn)?;
-    Ok(())
-}
-
 #[derive(QueryableByName)]
 struct ForeignKey {
     #[diesel(sql_type = Text)]
@@ -735,7 +785,8 @@ fn check_foreign_keys(conn: &mut PgConnection, accounts: &[String]) -> Result<()
          FROM pg_constraint con
          JOIN pg_class c ON c.oid = con.conrelid
          JOIN pg_class p ON p.oid = con.confrelid
-         WHERE con.contype = 'f' AND c.relname IN ('customers', 'invoices', 'invoice_items', 'payments')",
+         WHERE con.contype = 'f'
+           AND c.relname IN ('customers', 'invoices', 'invoice_items', 'payments', 'document_numbers')",
     )
     .load(conn)?;
     for key in keys {
@@ -824,21 +875,43 @@ const INDEX_DEFINITIONS: &str = "
       AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid)
     ORDER BY i.indexrelid::regclass::text";
 
-/// Whether no tenant has any row in the loaded tables (anywhere: the
-/// indexes set aside are the whole table's).
-fn target_is_empty(conn: &mut PgConnection) -> QueryResult<bool> {
-    let rows: Vec<AccountName> = diesel::sql_query(
-        "SELECT account_id FROM (
-             (SELECT account_id FROM customers LIMIT 1) UNION ALL
-             (SELECT account_id FROM invoices LIMIT 1) UNION ALL
-             (SELECT account_id FROM invoice_items LIMIT 1) UNION ALL
-             (SELECT account_id FROM payments LIMIT 1)) AS any_row",
-    )
-    .load(conn)?;
-    Ok(rows.is_empty())
+/// Whether no tenant has any row in the deferred tables (anywhere: the
+/// indexes set aside are the whole table's), checked under a SHARE lock so
+/// that none can arrive before `defer_indexes` takes the tables. When they
+/// hold rows, or someone is writing to them (NOWAIT: the import never
+/// queues behind the service), the lock is given back at once (its
+/// savepoint is rolled back) and the service keeps writing during the
+/// import.
+fn lock_empty_target(conn: &mut PgConnection) -> QueryResult<bool> {
+    conn.batch_execute("SAVEPOINT empty_target")?;
+    let locked = conn.batch_execute(
+        "LOCK TABLE customers, invoices, document_numbers, invoice_items, payments
+         IN SHARE MODE NOWAIT",
+    );
+    let empty = match locked {
+        Ok(()) => {
+            let rows: Vec<AccountName> = diesel::sql_query(
+                "SELECT account_id FROM (
+                     (SELECT account_id FROM customers LIMIT 1) UNION ALL
+                     (SELECT account_id FROM invoices LIMIT 1) UNION ALL
+                     (SELECT account_id FROM invoice_items LIMIT 1) UNION ALL
+                     (SELECT account_id FROM payments LIMIT 1) UNION ALL
+                     (SELECT account_id FROM document_numbers LIMIT 1)) AS any_row",
+            )
+            .load(conn)?;
+            rows.is_empty()
+        }
+        Err(_) => false,
+    };
+    conn.batch_execute(if empty {
+        "RELEASE SAVEPOINT empty_target"
+    } else {
+        "ROLLBACK TO SAVEPOINT empty_target; RELEASE SAVEPOINT empty_target"
+    })?;
+    Ok(empty)
 }
 
-/// The fast path into an empty target: drops the loaded tables' keys,
+/// The fast path into an empty target: drops the deferred tables' keys,
 /// unique constraints, indexes and every foreign key on or into them, so
 /// that COPY only appends; `restore_indexes` builds them back afterwards
 /// in the same transaction, each in one sort instead of row by row, and
@@ -847,24 +920,34 @@ fn target_is_empty(conn: &mut PgConnection) -> QueryResult<bool> {
 /// migration adds comes back as it was. The tables stay locked (ACCESS
 /// EXCLUSIVE) until commit; into an empty target nothing waits on them.
 ///
+/// Then the (empty) tables are truncated: they get new files in this
+/// transaction, which lets COPY FREEZE write every row already frozen and
+/// its pages all-visible, as VACUUM FREEZE would leave them. Index builds
+/// and ANALYZE then skip per-row visibility work, nothing has to set hint
+/// bits or freeze the rows later (a full rewrite of the table by
+/// autovacuum, some time after a large import), and index-only scans work
+/// at once. Killed or rolled back, the truncation is undone with the rest.
+///
 /// Returns the statements that put them back, in order: keys and unique
 /// constraints, the other indexes, then the foreign keys (which need the
 /// keys).
 fn defer_indexes(conn: &mut PgConnection) -> QueryResult<Vec<String>> {
     let constraints = |conn: &mut PgConnection, types: &[&str]| {
         diesel::sql_query(CONSTRAINT_DEFINITIONS)
-            .bind::<Array<Text>, _>(KNOWN_TABLES.to_vec())
+            .bind::<Array<Text>, _>(DEFERRED_TABLES.to_vec())
             .bind::<Array<Text>, _>(types.to_vec())
             .load::<Definition>(conn)
     };
     let foreign = constraints(conn, &["f"])?;
     let keys = constraints(conn, &["p", "u"])?;
     let indexes: Vec<Definition> = diesel::sql_query(INDEX_DEFINITIONS)
-        .bind::<Array<Text>, _>(KNOWN_TABLES.to_vec())
+        .bind::<Array<Text>, _>(DEFERRED_TABLES.to_vec())
         .load(conn)?;
     for definition in foreign.iter().chain(&keys).chain(&indexes) {
         conn.batch_execute(&definition.drop)?;
     }
+    // No foreign key points into them any more, so they may be truncated.
+    conn.batch_execute(&format!("TRUNCATE {}", DEFERRED_TABLES.join(", ")))?;
     Ok(keys
         .into_iter()
         .chain(indexes)
@@ -1061,10 +1144,10 @@ pub fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, ImportErro
             None => None,
         };
         let bulk = !options.row_triggers && enter_bulk_mode(&mut conn)?;
-        let deferred = if bulk && target_is_empty(&mut conn)? {
+        let deferred = if bulk && lock_empty_target(&mut conn)? {
             writeln!(
                 out,
-                "the target is empty: keys and indexes are built after the load"
+                "the target is empty: rows are loaded frozen, keys and indexes built after the load"
             )?;
             Some(defer_indexes(&mut conn)?)
         } else {
@@ -1084,6 +1167,7 @@ pub fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, ImportErro
                  session_replication_role to the owner: PostgreSQL 15+, see setup_postgres.sql)"
             )?;
         }
+        phases.done("preparing the target");
         // Three stages, each on its own thread: reading SQLite, deciding
         // rows (and writing their COPY data), loading into PostgreSQL; the
         // bounded channels between them keep memory to a few batches.
@@ -1091,6 +1175,7 @@ pub fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, ImportErro
         let (decided, batches) = sync_channel::<Batch>(BATCHES_IN_FLIGHT);
         let decider = Decider {
             default_currency: options.default_currency.as_deref(),
+            claim_numbers: bulk,
             now,
             rejects,
             verification: Verification::default(),
@@ -1109,6 +1194,7 @@ pub fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, ImportErro
                 })
             });
             let deciding = scope.spawn(move || decider.decide(rows_to_decide));
+            let frozen = deferred.is_some();
             let loading = (|| -> Result<(), ImportError> {
                 let mut copying = std::time::Duration::ZERO;
                 for batch in &batches {
@@ -1116,7 +1202,7 @@ pub fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, ImportErro
                     for table in LOAD_ORDER {
                         let lines = &batch.lines[table as usize];
                         if !lines.is_empty() {
-                            copy_rows(&mut conn, table, lines)?;
+                            copy_rows(&mut conn, table, lines, frozen)?;
                         }
                     }
                     copying += started.elapsed();
@@ -1141,10 +1227,6 @@ pub fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, ImportErro
             (Ok(reading), Ok(())) => reading,
         };
         phases.done("reading and loading");
-        if bulk {
-            claim_document_numbers(&mut conn, &accounts)?;
-            phases.done("claiming document numbers");
-        }
         match &deferred {
             // Adding the foreign keys back checked every row.
             Some(deferred) => restore_indexes(&mut conn, deferred)?,

@@ -99,7 +99,10 @@ impl Connection {
         }
     }
 
-    pub fn prepare(&mut self, sql: &str) -> Result<Statement<'_>, SqliteError> {
+    /// Prepares `sql`. Several statements may be stepped in turn (the
+    /// importer merges three scans); they share the connection's read
+    /// transaction.
+    pub fn prepare(&self, sql: &str) -> Result<Statement<'_>, SqliteError> {
         let mut raw = ptr::null_mut();
         // SAFETY: open handle; the length is given, so `sql` needs no NUL.
         let code = unsafe {
@@ -190,10 +193,11 @@ impl Drop for Connection {
     }
 }
 
-/// A prepared statement; it borrows its connection.
+/// A prepared statement; it borrows its connection (which is not `Sync`:
+/// the statements of a connection stay on its thread).
 pub struct Statement<'connection> {
     raw: NonNull<ffi::sqlite3_stmt>,
-    connection: PhantomData<&'connection mut Connection>,
+    connection: PhantomData<&'connection Connection>,
 }
 
 impl Statement<'_> {
@@ -236,6 +240,11 @@ impl Statement<'_> {
     pub fn int64(&self, column: c_int) -> i64 {
         // SAFETY: as for `storage_class`.
         unsafe { ffi::sqlite3_column_int64(self.raw.as_ptr(), column) }
+    }
+
+    pub fn double(&self, column: c_int) -> f64 {
+        // SAFETY: as for `storage_class`.
+        unsafe { ffi::sqlite3_column_double(self.raw.as_ptr(), column) }
     }
 
     /// Column `column` as text, converted by SQLite when it is stored as
