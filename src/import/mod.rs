@@ -1058,6 +1058,46 @@ impl Phases {
     }
 }
 
+/// What the importer learns from the legacy file before reading its rows.
+struct Survey {
+    /// Tables the importer does not know.
+    ignored: Vec<String>,
+    total_rows: u64,
+    /// The file's accounts, normalised (`acme` and `acme ` are one).
+    accounts: Vec<String>,
+    sharing_a_number: HashSet<i64>,
+    legacy_max_ids: [i64; 4],
+}
+
+impl Survey {
+    fn take(legacy: &mut LegacyDb) -> Result<Self, ImportError> {
+        let ignored = legacy
+            .tables()?
+            .into_iter()
+            .filter(|t| !KNOWN_TABLES.contains(&t.as_str()))
+            .collect();
+        let mut total_rows = 0;
+        for table in KNOWN_TABLES {
+            total_rows += legacy.count(table)? as u64;
+        }
+        let mut accounts: Vec<String> = legacy
+            .account_ids()?
+            .iter()
+            .filter_map(|value| crate::domain::AccountId::parse(value).ok())
+            .map(|id| id.as_str().to_owned())
+            .collect();
+        accounts.sort();
+        accounts.dedup();
+        Ok(Self {
+            ignored,
+            total_rows,
+            accounts,
+            sharing_a_number: legacy.invoices_sharing_a_number()?,
+            legacy_max_ids: legacy.max_ids()?,
+        })
+    }
+}
+
 /// Runs the import; prints the ignored tables and the verification table to
 /// `out`, rejected rows to stderr or the rejects file.
 pub fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, ImportError> {
@@ -1065,11 +1105,28 @@ pub fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, ImportErro
     let mut phases = Phases::new();
     let now = Utc::now();
     let mut legacy = LegacyDb::open(&options.file)?;
-    let ignored: Vec<String> = legacy
-        .tables()?
-        .into_iter()
-        .filter(|t| !KNOWN_TABLES.contains(&t.as_str()))
-        .collect();
+    // The survey of the file and the migrations of the target, side by
+    // side: neither needs the other.
+    let (survey, connected) = std::thread::scope(|scope| {
+        let survey = scope.spawn(|| Survey::take(&mut legacy));
+        let connected = (|| -> Result<_, ImportError> {
+            let mut conn = PgConnection::establish(&options.database_url)?;
+            let applied = migrations::run_pending(&mut conn)?;
+            Ok((conn, applied))
+        })();
+        (
+            survey.join().unwrap_or(Err(ImportError::Stopped)),
+            connected,
+        )
+    });
+    let Survey {
+        ignored,
+        total_rows,
+        accounts,
+        sharing_a_number,
+        legacy_max_ids,
+    } = survey?;
+    let (mut conn, applied) = connected?;
     if !ignored.is_empty() {
         writeln!(
             out,
@@ -1077,32 +1134,13 @@ pub fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, ImportErro
             ignored.join(", ")
         )?;
     }
-    let mut total_rows = 0;
-    for table in KNOWN_TABLES {
-        total_rows += legacy.count(table)? as u64;
-    }
-    let mut accounts: Vec<String> = legacy
-        .account_ids()?
-        .iter()
-        .filter_map(|value| crate::domain::AccountId::parse(value).ok())
-        .map(|id| id.as_str().to_owned())
-        .collect();
-    // `acme` and `acme ` are one account.
-    accounts.sort();
-    accounts.dedup();
-
-    let sharing_a_number = legacy.invoices_sharing_a_number()?;
-    let legacy_max_ids = legacy.max_ids()?;
-    phases.done("surveying the legacy file");
-
-    let mut conn = PgConnection::establish(&options.database_url)?;
-    for name in migrations::run_pending(&mut conn)? {
+    for name in applied {
         writeln!(out, "applied migration {name}")?;
     }
     let rejects_csv =
         (options.skip_invalid && !options.dry_run).then_some(options.rejects.as_path());
     let rejects = Rejects::new(rejects_csv, Progress::new(total_rows))?;
-    phases.done("connecting and migrating");
+    phases.done("surveying the legacy file, and connecting and migrating");
 
     conn.batch_execute("BEGIN")?;
     let loaded = (|| -> Result<(Reading, bool), ImportError> {
