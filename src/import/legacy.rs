@@ -175,13 +175,19 @@ impl RowBatch {
         self.rows.len()
     }
 
-    /// The batch so far, leaving an empty one as large (the next batch
-    /// needs about as much: no growing by copies).
-    fn take(&mut self) -> Self {
-        let next = Self {
-            text: String::with_capacity(self.text.capacity()),
-            values: Vec::with_capacity(self.values.capacity()),
-            rows: Vec::with_capacity(self.rows.capacity()),
+    /// The batch so far, leaving an empty one as large: the next batch
+    /// needs about as much, and grows by no copies. Not after a batch that
+    /// one outsized invoice made large (a batch ends only before an
+    /// invoice): that memory goes with it.
+    fn take(&mut self, rows_per_batch: usize) -> Self {
+        let next = if self.rows.len() <= 2 * rows_per_batch {
+            Self {
+                text: String::with_capacity(self.text.capacity()),
+                values: Vec::with_capacity(self.values.capacity()),
+                rows: Vec::with_capacity(self.rows.capacity()),
+            }
+        } else {
+            Self::default()
         };
         std::mem::replace(self, next)
     }
@@ -456,7 +462,7 @@ impl LegacyDb {
         while statement.step().map_err(LegacyError::from)? {
             batch.push(&mut statement, Source::Customer, 0, 1);
             if batch.len() >= rows_per_batch {
-                send(batch.take())?;
+                send(batch.take(rows_per_batch))?;
             }
         }
         drop(statement);
@@ -480,7 +486,7 @@ impl LegacyDb {
             .min_by(|a, b| a.key.cmp(&b.key))
         {
             if next.source == Source::Invoice && batch.len() >= rows_per_batch {
-                send(batch.take())?;
+                send(batch.take(rows_per_batch))?;
             }
             batch.push(&mut next.statement, next.source, 1, 2);
             next.advance().map_err(LegacyError::from)?;
@@ -670,6 +676,63 @@ mod tests {
         assert_eq!(ours, theirs);
         drop(statement);
         drop(conn);
+        let _ = std::fs::remove_file(&file);
+    }
+
+    /// A batch ends only before an invoice, so an invoice with more rows
+    /// than a batch holds still arrives whole, followed by its items and
+    /// payments in order; an item of a missing invoice comes where that
+    /// invoice would be.
+    #[test]
+    fn batches_end_only_before_an_invoice() {
+        let file = std::env::temp_dir().join(format!("batches-{}.db", std::process::id()));
+        let _ = std::fs::remove_file(&file);
+        let mut writer =
+            diesel::SqliteConnection::establish(file.to_str().unwrap()).expect("a scratch file");
+        let mut sql = String::from(include_str!("legacy_schema.sql"));
+        sql.push_str("INSERT INTO customers (id, account_id, name) VALUES (1, 'acme', 'A'), (2, 'acme', 'B');");
+        sql.push_str("INSERT INTO invoices (id, account_id, customer_id) VALUES (1, 'acme', 1), (3, 'acme', 2);");
+        for item in 1..=25 {
+            sql.push_str(&format!(
+                "INSERT INTO invoice_items (id, invoice_id) VALUES ({item}, 1);"
+            ));
+        }
+        sql.push_str(
+            "INSERT INTO invoice_items (id, invoice_id) VALUES (26, 2), (27, 3), (28, 3);",
+        );
+        sql.push_str("INSERT INTO payments (id, invoice_id) VALUES (1, 3), (2, 1);");
+        writer.batch_execute(&sql).unwrap();
+        drop(writer);
+
+        let mut legacy = LegacyDb::open(&file).unwrap();
+        let mut batches: Vec<Vec<String>> = Vec::new();
+        legacy
+            .read(4, |batch| -> Result<(), LegacyError> {
+                batches.push(
+                    batch
+                        .rows()
+                        .map(|row| match row {
+                            LegacyRow::Customer(c) => format!("c{}", c.id),
+                            LegacyRow::Invoice(i) => format!("i{}", i.id),
+                            LegacyRow::Item(i) => format!("t{}", i.id),
+                            LegacyRow::Payment(p) => format!("p{}", p.id),
+                        })
+                        .collect(),
+                );
+                Ok(())
+            })
+            .unwrap();
+        let items_of_1: Vec<String> = (1..=25).map(|n| format!("t{n}")).collect();
+        let mut first = vec!["c1".to_owned(), "c2".to_owned(), "i1".to_owned()];
+        first.extend(items_of_1);
+        first.extend(["p2".to_owned(), "t26".to_owned()]);
+        assert_eq!(
+            batches,
+            vec![
+                first,
+                vec!["i3".into(), "t27".into(), "t28".into(), "p1".into()]
+            ]
+        );
         let _ = std::fs::remove_file(&file);
     }
 
