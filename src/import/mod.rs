@@ -8,8 +8,8 @@
 //!    already holds data is refused, or with --replace emptied first;
 //! 2. three threads, joined by bounded channels so that memory stays a few
 //!    batches whatever the file size: the reader streams customers, then
-//!    invoices with their items and payments (SQLite merges the three in
-//!    invoice order); the decider decides every row and writes the
+//!    invoices with their items and payments (three index-ordered scans
+//!    merged in invoice order); the decider decides every row and writes the
 //!    accepted ones as binary COPY data; the loader COPYs each batch into
 //!    its tables meanwhile. A duplicate invoice number stays with the
 //!    first invoice in legacy id order that is otherwise importable:
@@ -921,12 +921,15 @@ fn lock_empty_target(conn: &mut PgConnection) -> QueryResult<bool> {
 /// EXCLUSIVE) until commit; into an empty target nothing waits on them.
 ///
 /// Then the (empty) tables are truncated: they get new files in this
-/// transaction, which lets COPY FREEZE write every row already frozen and
-/// its pages all-visible, as VACUUM FREEZE would leave them. Index builds
-/// and ANALYZE then skip per-row visibility work, nothing has to set hint
-/// bits or freeze the rows later (a full rewrite of the table by
-/// autovacuum, some time after a large import), and index-only scans work
-/// at once. Killed or rolled back, the truncation is undone with the rest.
+/// transaction, which lets COPY FREEZE write every row already frozen, as
+/// VACUUM FREEZE would leave it. Index builds and ANALYZE then skip
+/// per-row visibility work, and nothing has to set hint bits or freeze the
+/// rows later (autovacuum would otherwise rewrite every page of a large
+/// import some time after it). The pages are marked all-visible only by
+/// the first vacuum: PostgreSQL inserts row by row into a table with BEFORE
+/// ROW triggers, even disabled ones, and only its batched inserts set the
+/// visibility map. Killed or rolled back, the truncation is undone with
+/// the rest.
 ///
 /// Returns the statements that put them back, in order: keys and unique
 /// constraints, the other indexes, then the foreign keys (which need the
