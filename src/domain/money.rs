@@ -323,8 +323,7 @@ pub fn line_amounts(
     tax_rate: &TaxRate,
 ) -> (BigDecimal, BigDecimal) {
     let subtotal = (&quantity.0 * &unit_price.0).with_scale_round(2, RoundingMode::HalfUp);
-    let tax =
-        (&subtotal * &tax_rate.0 / BigDecimal::from(100)).with_scale_round(2, RoundingMode::HalfUp);
+    let tax = super::tax::document_tax(&subtotal, &tax_rate.0);
     (subtotal, tax)
 }
 

@@ -193,8 +193,13 @@ impl Group {
     }
 }
 
+/// round(taxable × rate / 100), half away from zero to the cent. The
+/// division by 100 moves the decimal point, which is exact; a BigDecimal
+/// division would work to 100 digits first (it was a tenth of the
+/// importer's deciding, which computes this for every line).
 pub fn document_tax(taxable: &BigDecimal, rate: &BigDecimal) -> BigDecimal {
-    (taxable * rate / BigDecimal::from(100)).with_scale_round(2, RoundingMode::HalfUp)
+    let (digits, scale) = (taxable * rate).into_bigint_and_scale();
+    BigDecimal::new(digits, scale + 2).with_scale_round(2, RoundingMode::HalfUp)
 }
 
 /// The lines grouped by category and rate, in a stable order: by category
@@ -252,6 +257,34 @@ pub fn breakdown(lines: &[TaxLine], mode: TaxRounding) -> Vec<BreakdownEntry> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_percentage_moves_the_point_as_dividing_by_100_does() {
+        let amounts = [
+            "0.00",
+            "0.01",
+            "0.05",
+            "1.25",
+            "19.99",
+            "-3.33",
+            "12345678.91",
+            "0.005",
+        ];
+        let rates = [
+            "0.00", "5.50", "7.00", "19.00", "20.00", "2.50", "100.00", "0.01",
+        ];
+        for amount in amounts {
+            for rate in rates {
+                let (a, r): (BigDecimal, BigDecimal) =
+                    (amount.parse().unwrap(), rate.parse().unwrap());
+                let divided =
+                    (&a * &r / BigDecimal::from(100)).with_scale_round(2, RoundingMode::HalfUp);
+                let shifted = document_tax(&a, &r);
+                assert_eq!(shifted, divided, "{amount} × {rate} %");
+                assert_eq!(shifted.to_plain_string(), divided.to_plain_string());
+            }
+        }
+    }
     use super::*;
 
     #[test]
