@@ -145,7 +145,8 @@ impl Source {
     }
 }
 
-/// A value's place in a batch's text.
+/// A value's place in a batch's text (u32: a batch is a few megabytes;
+/// `offset` refuses one past 4 GiB rather than wrap).
 #[derive(Debug, Clone, Copy)]
 struct Stored {
     kind: Kind,
@@ -204,7 +205,7 @@ impl RowBatch {
         self.rows.push(StoredRow {
             source,
             id: statement.int64(id_column),
-            first_value: self.values.len() as u32,
+            first_value: offset(self.values.len()),
         });
         for column in first_column..first_column + source.width() as c_int {
             self.push_value(statement, column);
@@ -226,7 +227,7 @@ impl RowBatch {
             StorageClass::Text => Kind::Text,
             StorageClass::Blob => Kind::Blob,
         };
-        let start = self.text.len() as u32;
+        let start = offset(self.text.len());
         let bytes = statement.text_bytes(column);
         let kind = match std::str::from_utf8(bytes) {
             Ok(text) => {
@@ -247,7 +248,7 @@ impl RowBatch {
         self.values.push(Stored {
             kind,
             start,
-            end: self.text.len() as u32,
+            end: offset(self.text.len()),
         });
     }
 
@@ -313,6 +314,11 @@ impl RowBatch {
             }
         })
     }
+}
+
+fn offset(at: usize) -> u32 {
+    u32::try_from(at)
+        .expect("a batch of legacy rows under 4 GiB (one invoice's rows are one batch)")
 }
 
 /// Errors of the legacy file itself, as opposed to its rows'.
