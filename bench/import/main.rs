@@ -3,7 +3,9 @@
 //! items, ~110k payments), beside pgloader on the same file and beside a
 //! plain COPY of the same rows from CSV into the same indexed schema.
 //!
-//! Prints wall time, rows per second and peak RSS of each. Options:
+//! Each timed run follows an untimed warm-up import and a CHECKPOINT (see
+//! `warm_up`). Prints wall time, rows per second and peak RSS of each.
+//! Options:
 //! `--small` (a quick run), `--keep FILE` (keep the generated legacy file),
 //! `--no-pgloader`. Needs the PostgreSQL server binaries; pgloader is
 //! installed from Debian's packages when missing (as root).
@@ -91,8 +93,10 @@ fn main() {
     }
     cluster.migrate("bench_copy");
     let invoiced = env!("CARGO_BIN_EXE_invoiced");
+    warm_up(&cluster, &file);
 
     let mut runs = Vec::new();
+    checkpoint(&cluster);
     let ours = measure(
         "invoiced import-sqlite",
         Command::new(invoiced)
@@ -153,6 +157,7 @@ fn main() {
     script.push_str("COMMIT;\n");
     let script_file = work.join("copy.sql");
     std::fs::write(&script_file, script).unwrap();
+    checkpoint(&cluster);
     runs.push(measure(
         "plain COPY from CSV",
         psql(binaries, &cluster.owner_url("bench_copy"))
@@ -163,6 +168,7 @@ fn main() {
 
     let pgloader = with_pgloader && ensure_program("pgloader", "pgloader");
     if pgloader {
+        checkpoint(&cluster);
         runs.push(run_pgloader(&cluster, &work, &file));
     } else {
         println!("pgloader: not available, skipped");
@@ -214,6 +220,8 @@ fn main() {
             &[("wal_level", "minimal"), ("max_wal_senders", "0")],
         );
         minimal.setup_database("bench_ours");
+        warm_up(&minimal, &file);
+        checkpoint(&minimal);
         let ours = measure(
             "invoiced import-sqlite",
             Command::new(invoiced)
@@ -223,6 +231,7 @@ fn main() {
                 .env("RUST_LOG", "warn")
                 .stdout(Stdio::null()),
         );
+        checkpoint(&minimal);
         let theirs = run_pgloader(&minimal, &work, &file);
         println!(
             "\nwith wal_level = minimal: invoiced {:.2} s, pgloader {:.2} s: {:.2}×",
@@ -236,6 +245,39 @@ fn main() {
     // The clusters stop, then the work directory goes (a --keep file
     // lives outside it).
     drop(work);
+}
+
+/// An untimed import into a throwaway database, so that every timed run
+/// finds the server as it is in service: a new cluster has one WAL segment,
+/// and its first large writer creates and zero-fills the others (about a
+/// quarter of a second here), which would fall on whichever tool ran first.
+fn warm_up(cluster: &BenchCluster, file: &std::path::Path) {
+    cluster.setup_database("bench_warm_up");
+    run_quietly(
+        Command::new(env!("CARGO_BIN_EXE_invoiced"))
+            .arg("import-sqlite")
+            .arg(file)
+            .env("DATABASE_URL", cluster.owner_url("bench_warm_up"))
+            .env("RUST_LOG", "warn"),
+        "warm-up import",
+    );
+    run_quietly(
+        psql(&cluster.binaries, &cluster.superuser_url("postgres"))
+            .arg("-c")
+            .arg("DROP DATABASE bench_warm_up"),
+        "drop the warm-up database",
+    );
+}
+
+/// A checkpoint before each timed run: none of them pays for the one
+/// before it (dirty pages written back, WAL segments recycled).
+fn checkpoint(cluster: &BenchCluster) {
+    run_quietly(
+        psql(&cluster.binaries, &cluster.superuser_url("postgres"))
+            .arg("-c")
+            .arg("CHECKPOINT"),
+        "CHECKPOINT",
+    );
 }
 
 /// pgloader moving `file` into a new database of `cluster`, as a user
