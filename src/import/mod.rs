@@ -180,11 +180,15 @@ const DEFERRED_TABLES: [&str; 5] = [
 ];
 
 /// How many rows a batch holds before it goes on: from the reading thread
-/// to the deciding one, and from there (as COPY data) to the loader.
+/// to the deciding one, and from there (as COPY data, with per-row triggers
+/// on) to the loader.
 const BATCH_ROWS: usize = 10_000;
 /// How many batches may wait at each of those two hand-overs: what bounds
 /// the importer's memory whatever the file size.
 const BATCHES_IN_FLIGHT: usize = 3;
+/// In bulk mode, how much of one table's COPY data goes to the loader at
+/// once (see `Decider::written`).
+const CHUNK_BYTES: usize = 1 << 20;
 
 /// Rows of each table, in COPY's binary format.
 #[derive(Default)]
@@ -241,9 +245,10 @@ impl SeriesContinuation {
 /// read and batches the accepted ones, as COPY data, for the loader.
 struct Decider<'o> {
     default_currency: Option<&'o str>,
-    /// Whether the invoices' numbers are claimed here (bulk mode: the
-    /// number trigger is off) or by the trigger.
-    claim_numbers: bool,
+    /// Bulk mode: per-row triggers are off, so the invoices' numbers are
+    /// claimed here (not by the number trigger), and tables load in chunks
+    /// of their own.
+    bulk: bool,
     now: chrono::DateTime<Utc>,
     rejects: Rejects,
     verification: Verification,
@@ -267,16 +272,32 @@ impl Decider<'_> {
         Row::new(&mut self.batch.lines[table as usize], table.columns())
     }
 
-    /// Hands the batch to the loader once it is full.
-    fn written(&mut self) -> Result<(), ImportError> {
-        if self.batch.rows >= BATCH_ROWS {
+    /// Hands COPY data to the loader once there is enough. In bulk mode a
+    /// table's data goes on its own when it reaches `CHUNK_BYTES`: with the
+    /// triggers off, the tables may load in any order, and every COPY
+    /// statement costs the server a fixed setup. (A COPY per table every
+    /// 10,000 rows made 325 statements for bench/import's file; 1 MiB
+    /// chunks make about 90, and the import 0.1–0.2 s faster, at 46 MB.)
+    /// With triggers on, a batch carries every table, loaded in
+    /// `LOAD_ORDER`, so that each row finds the rows it references.
+    fn written(&mut self, table: Table) -> Result<(), ImportError> {
+        if self.bulk {
+            if self.batch.lines[table as usize].len() >= CHUNK_BYTES {
+                // Room for a chunk and its last row, without doubling.
+                let next = Vec::with_capacity(CHUNK_BYTES + CHUNK_BYTES / 8);
+                let full = std::mem::replace(&mut self.batch.lines[table as usize], next);
+                let mut chunk = Batch::default();
+                chunk.lines[table as usize] = full;
+                self.loader.send(chunk).map_err(|_| ImportError::Stopped)?;
+            }
+        } else if self.batch.rows >= BATCH_ROWS {
             self.flush()?;
         }
         Ok(())
     }
 
     fn flush(&mut self) -> Result<(), ImportError> {
-        if self.batch.rows > 0 {
+        if self.batch.lines.iter().any(|lines| !lines.is_empty()) {
             // The next batch needs about as much: no growing by copies.
             let next = Batch {
                 lines: self
@@ -320,7 +341,7 @@ impl Decider<'_> {
                     .optional_text(row.tax_id.as_deref())
                     .timestamptz(&row.created_at)
                     .timestamptz(&row.updated_at);
-                self.written()
+                self.written(Table::Customers)
             }
             Err(found) => {
                 let account = rows::account_label(&customer.account_id);
@@ -354,8 +375,8 @@ impl Decider<'_> {
             .optional_text(invoice.notes.as_deref())
             .timestamptz(&invoice.created_at)
             .timestamptz(&invoice.updated_at);
-        self.written()?;
-        if self.claim_numbers
+        self.written(Table::Invoices)?;
+        if self.bulk
             && let Some(number) = invoice.number.as_deref()
         {
             self.row(Table::DocumentNumbers)
@@ -363,6 +384,7 @@ impl Decider<'_> {
                 .text(number)
                 .text("invoice")
                 .int8(invoice.id);
+            self.written(Table::DocumentNumbers)?;
         }
         for item in &accepted.items {
             self.row(Table::Items)
@@ -377,7 +399,7 @@ impl Decider<'_> {
                 .timestamptz(&item.created_at)
                 // Legacy lines know no category: standard rated when taxed.
                 .text(crate::invoicing::default_category(&item.tax_rate).as_str());
-            self.written()?;
+            self.written(Table::Items)?;
             let count = self.verification.entry(Some(account), "invoice_items");
             count.read += 1;
             count.written += 1;
@@ -393,7 +415,7 @@ impl Decider<'_> {
                 .optional_text(payment.method.map(|m| m.as_str()))
                 .optional_text(payment.reference.as_deref())
                 .timestamptz(&payment.created_at);
-            self.written()?;
+            self.written(Table::Payments)?;
             let count = self.verification.entry(Some(account), "payments");
             count.read += 1;
             count.written += 1;
@@ -1216,7 +1238,7 @@ pub fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, ImportErro
         let (decided, batches) = sync_channel::<Batch>(BATCHES_IN_FLIGHT);
         let decider = Decider {
             default_currency: options.default_currency.as_deref(),
-            claim_numbers: bulk,
+            bulk,
             now,
             rejects,
             verification: Verification::default(),
