@@ -99,12 +99,7 @@ fn main() {
     checkpoint(&cluster);
     let ours = measure(
         "invoiced import-sqlite",
-        Command::new(invoiced)
-            .arg("import-sqlite")
-            .arg(&file)
-            .env("DATABASE_URL", cluster.owner_url("bench_ours"))
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null()),
+        import_command(&cluster, "bench_ours", &file).stdout(Stdio::null()),
     );
     runs.push(ours);
     // What an operator runs next; the importer's ANALYZE is what keeps it
@@ -224,12 +219,7 @@ fn main() {
         checkpoint(&minimal);
         let ours = measure(
             "invoiced import-sqlite",
-            Command::new(invoiced)
-                .arg("import-sqlite")
-                .arg(&file)
-                .env("DATABASE_URL", minimal.owner_url("bench_ours"))
-                .env("RUST_LOG", "warn")
-                .stdout(Stdio::null()),
+            import_command(&minimal, "bench_ours", &file).stdout(Stdio::null()),
         );
         checkpoint(&minimal);
         let theirs = run_pgloader(&minimal, &work, &file);
@@ -247,6 +237,17 @@ fn main() {
     drop(work);
 }
 
+/// `invoiced import-sqlite FILE` into `database` of `cluster`.
+fn import_command(cluster: &BenchCluster, database: &str, file: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_invoiced"));
+    command
+        .arg("import-sqlite")
+        .arg(file)
+        .env("DATABASE_URL", cluster.owner_url(database))
+        .env("RUST_LOG", "warn");
+    command
+}
+
 /// An untimed import into a throwaway database, so that every timed run
 /// finds the server as it is in service: a new cluster has one WAL segment,
 /// and its first large writer creates and zero-fills the others (about a
@@ -254,11 +255,7 @@ fn main() {
 fn warm_up(cluster: &BenchCluster, file: &std::path::Path) {
     cluster.setup_database("bench_warm_up");
     run_quietly(
-        Command::new(env!("CARGO_BIN_EXE_invoiced"))
-            .arg("import-sqlite")
-            .arg(file)
-            .env("DATABASE_URL", cluster.owner_url("bench_warm_up"))
-            .env("RUST_LOG", "warn"),
+        &mut import_command(cluster, "bench_warm_up", file),
         "warm-up import",
     );
     run_quietly(

@@ -460,11 +460,10 @@ impl LegacyDb {
         mut send: impl FnMut(RowBatch) -> Result<(), E>,
     ) -> Result<(), E> {
         let mut batch = RowBatch::default();
-        let customers = format!(
-            "SELECT id, {} FROM customers ORDER BY id",
-            CUSTOMER_COLUMNS.join(", ")
-        );
-        let mut statement = self.conn.prepare(&customers).map_err(LegacyError::from)?;
+        let mut statement = self
+            .conn
+            .prepare(CUSTOMER_SCAN)
+            .map_err(LegacyError::from)?;
         while statement.step().map_err(LegacyError::from)? {
             batch.push(&mut statement, Source::Customer, 0, 1);
             if batch.len() >= rows_per_batch {
@@ -504,16 +503,10 @@ impl LegacyDb {
     }
 }
 
-const CUSTOMER_COLUMNS: [&str; 8] = [
-    "account_id",
-    "name",
-    "email",
-    "phone",
-    "address",
-    "tax_id",
-    "created_at",
-    "updated_at",
-];
+/// Customers: the id, then its values (`Source::width`).
+const CUSTOMER_SCAN: &str = "SELECT id, account_id, name, email, phone, address, tax_id,
+        created_at, updated_at
+    FROM customers ORDER BY id";
 
 /// The invoice stream's scans. Columns: the invoice the row belongs to,
 /// its id, then its values (`Source::width`; an invoice's customer's

@@ -505,32 +505,26 @@ impl Decider<'_> {
                             payments: Vec::new(),
                         });
                     }
-                    LegacyRow::Item(item) => {
-                        match (&mut current, normalize::id(&item.invoice_id)) {
-                            (Some(group), Ok(id)) if id == group.invoice.id => {
-                                group.items.push(item)
-                            }
-                            _ => self.orphan(
-                                "invoice_items",
-                                item.id,
-                                &item.invoice_id,
-                                rows::item_money(&item),
-                            )?,
+                    LegacyRow::Item(item) => match &mut current {
+                        Some(group) if group.owns(&item.invoice_id) => group.items.push(item),
+                        _ => self.orphan(
+                            "invoice_items",
+                            item.id,
+                            &item.invoice_id,
+                            rows::item_money(&item),
+                        )?,
+                    },
+                    LegacyRow::Payment(payment) => match &mut current {
+                        Some(group) if group.owns(&payment.invoice_id) => {
+                            group.payments.push(payment)
                         }
-                    }
-                    LegacyRow::Payment(payment) => {
-                        match (&mut current, normalize::id(&payment.invoice_id)) {
-                            (Some(group), Ok(id)) if id == group.invoice.id => {
-                                group.payments.push(payment)
-                            }
-                            _ => self.orphan(
-                                "payments",
-                                payment.id,
-                                &payment.invoice_id,
-                                rows::payment_money(&payment),
-                            )?,
-                        }
-                    }
+                        _ => self.orphan(
+                            "payments",
+                            payment.id,
+                            &payment.invoice_id,
+                            rows::payment_money(&payment),
+                        )?,
+                    },
                 }
             }
             if let Some(group) = current.take() {
@@ -560,95 +554,29 @@ fn copy_rows(
         out.write_all(rows)?;
         Ok(out.write_all(copy_binary::TRAILER)?)
     };
-    let binary = diesel::pg::CopyFormat::Binary;
+    // One COPY statement per table, its columns in the order `Decider`
+    // writes them.
+    macro_rules! copy_into {
+        ($table:ident: $($column:ident),+) => {
+            diesel::copy_from($table::table)
+                .from_raw_data(($($table::$column,)+), write)
+                .with_format(diesel::pg::CopyFormat::Binary)
+                .with_freeze(freeze)
+                .execute(conn)?
+        };
+    }
     match table {
-        Table::Customers => diesel::copy_from(customers::table)
-            .from_raw_data(
-                (
-                    customers::account_id,
-                    customers::id,
-                    customers::name,
-                    customers::email,
-                    customers::phone,
-                    customers::address,
-                    customers::tax_id,
-                    customers::created_at,
-                    customers::updated_at,
-                ),
-                write,
-            )
-            .with_format(binary)
-            .with_freeze(freeze)
-            .execute(conn)?,
-        Table::Invoices => diesel::copy_from(invoices::table)
-            .from_raw_data(
-                (
-                    invoices::account_id,
-                    invoices::id,
-                    invoices::customer_id,
-                    invoices::number,
-                    invoices::status,
-                    invoices::currency,
-                    invoices::issue_date,
-                    invoices::due_date,
-                    invoices::notes,
-                    invoices::created_at,
-                    invoices::updated_at,
-                ),
-                write,
-            )
-            .with_format(binary)
-            .with_freeze(freeze)
-            .execute(conn)?,
-        Table::DocumentNumbers => diesel::copy_from(document_numbers::table)
-            .from_raw_data(
-                (
-                    document_numbers::account_id,
-                    document_numbers::number,
-                    document_numbers::kind,
-                    document_numbers::document_id,
-                ),
-                write,
-            )
-            .with_format(binary)
-            .with_freeze(freeze)
-            .execute(conn)?,
-        Table::Items => diesel::copy_from(invoice_items::table)
-            .from_raw_data(
-                (
-                    invoice_items::account_id,
-                    invoice_items::id,
-                    invoice_items::invoice_id,
-                    invoice_items::position,
-                    invoice_items::description,
-                    invoice_items::quantity,
-                    invoice_items::unit_price,
-                    invoice_items::tax_rate,
-                    invoice_items::created_at,
-                    invoice_items::tax_category,
-                ),
-                write,
-            )
-            .with_format(binary)
-            .with_freeze(freeze)
-            .execute(conn)?,
-        Table::Payments => diesel::copy_from(payments::table)
-            .from_raw_data(
-                (
-                    payments::account_id,
-                    payments::id,
-                    payments::invoice_id,
-                    payments::amount,
-                    payments::paid_at,
-                    payments::method,
-                    payments::reference,
-                    payments::created_at,
-                ),
-                write,
-            )
-            .with_format(binary)
-            .with_freeze(freeze)
-            .execute(conn)?,
+        Table::Customers => copy_into!(customers: account_id, id, name, email, phone, address,
+            tax_id, created_at, updated_at),
+        Table::Invoices => copy_into!(invoices: account_id, id, customer_id, number, status,
+            currency, issue_date, due_date, notes, created_at, updated_at),
+        Table::DocumentNumbers => {
+            copy_into!(document_numbers: account_id, number, kind, document_id)
+        }
+        Table::Items => copy_into!(invoice_items: account_id, id, invoice_id, position,
+            description, quantity, unit_price, tax_rate, created_at, tax_category),
+        Table::Payments => copy_into!(payments: account_id, id, invoice_id, amount, paid_at,
+            method, reference, created_at),
     };
     Ok(())
 }

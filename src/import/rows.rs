@@ -213,6 +213,13 @@ pub struct InvoiceGroup<'a> {
     pub payments: Vec<LegacyPayment<'a>>,
 }
 
+impl InvoiceGroup<'_> {
+    /// Whether an item's or payment's legacy invoice_id names this invoice.
+    pub fn owns(&self, invoice_id: &LegacyValue<'_>) -> bool {
+        normalize::id(invoice_id) == Ok(self.invoice.id)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct AcceptedInvoice {
     pub invoice: Invoice,
