@@ -680,18 +680,60 @@ fn number_resets(
         .collect())
 }
 
+/// The tables analysed each on a connection of its own after the commit;
+/// the main connection takes the small ones meanwhile.
+const ANALYZED_APART: [&str; 4] = ["invoice_items", "invoices", "payments", "customers"];
+
+/// The connections `analyze_loaded` uses, opened while the import runs:
+/// each costs a backend start and a password exchange, which would
+/// otherwise come after the commit. Dropping it (an import that does not
+/// commit) waits for them and closes them, so none outlives `run`.
+struct AnalyzeConnections(Vec<std::thread::JoinHandle<ConnectionResult<PgConnection>>>);
+
+impl AnalyzeConnections {
+    fn open(database_url: &str) -> Self {
+        Self(
+            ANALYZED_APART
+                .iter()
+                .map(|_| {
+                    let url = database_url.to_owned();
+                    std::thread::spawn(move || PgConnection::establish(&url))
+                })
+                .collect(),
+        )
+    }
+
+    fn take(mut self) -> Result<Vec<PgConnection>, ImportError> {
+        std::mem::take(&mut self.0)
+            .into_iter()
+            .map(|opening| Ok(opening.join().map_err(|_| ImportError::Stopped)??))
+            .collect()
+    }
+}
+
+impl Drop for AnalyzeConnections {
+    fn drop(&mut self) {
+        for opening in self.0.drain(..) {
+            let _ = opening.join();
+        }
+    }
+}
+
 /// Fresh statistics for what was loaded: without them the planner guesses
 /// from empty tables, and `verify`'s joins over a freshly imported
 /// database ran for minutes instead of seconds. After the commit, so the
-/// tables are analysed side by side, each on a connection of its own (the
-/// large ones; `conn` takes the small ones meanwhile).
-fn analyze_loaded(conn: &mut PgConnection, database_url: &str) -> Result<(), ImportError> {
+/// tables are analysed side by side.
+fn analyze_loaded(
+    conn: &mut PgConnection,
+    connections: AnalyzeConnections,
+) -> Result<(), ImportError> {
+    let connections = connections.take()?;
     std::thread::scope(|scope| {
-        let large: Vec<_> = ["invoice_items", "invoices", "payments", "customers"]
+        let large: Vec<_> = ANALYZED_APART
             .into_iter()
-            .map(|table| {
+            .zip(connections)
+            .map(|(table, mut own)| {
                 scope.spawn(move || -> Result<(), ImportError> {
-                    let mut own = PgConnection::establish(database_url)?;
                     own.batch_execute(&format!("ANALYZE {table}"))?;
                     Ok(())
                 })
@@ -1095,6 +1137,8 @@ pub fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, ImportErro
     let rejects = Rejects::new(rejects_csv, Progress::new(total_rows))?;
     phases.done("surveying the legacy file, and connecting and migrating");
 
+    let analyze_connections =
+        (!options.dry_run).then(|| AnalyzeConnections::open(&options.database_url));
     conn.batch_execute("BEGIN")?;
     let loaded = (|| -> Result<(Reading, bool), ImportError> {
         let holding = accounts_with_data(&mut conn, &accounts)?;
@@ -1262,11 +1306,11 @@ pub fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, ImportErro
     // A failed COPY leaves the transaction aborted: ROLLBACK is all it takes.
     conn.batch_execute(if commit { "COMMIT" } else { "ROLLBACK" })?;
     phases.done("commit");
-    if commit {
+    if let Some(connections) = analyze_connections.filter(|_| commit) {
         // After the commit, not inside the transaction: statistics taken in
         // it would be counted against the rows it then commits
         // (n_mod_since_analyze), so autovacuum would analyze all again.
-        analyze_loaded(&mut conn, &options.database_url)?;
+        analyze_loaded(&mut conn, connections)?;
         phases.done("analyze");
     }
     if let Some(verification) = &verification {
