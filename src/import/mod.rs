@@ -999,6 +999,9 @@ fn empty_accounts(conn: &mut PgConnection, accounts: &[String]) -> QueryResult<(
 }
 
 /// What the database holds for the imported accounts, into the table.
+/// (The lines' money is summed column by column: one numeric addition per
+/// account rather than one per line; a group always has rows, so neither
+/// sum is NULL.)
 fn count_loaded(
     conn: &mut PgConnection,
     accounts: &[String],
@@ -1010,7 +1013,7 @@ fn count_loaded(
          UNION ALL
          SELECT account_id, 'invoices', count(*), 0 FROM invoices WHERE account_id = ANY($1) GROUP BY account_id
          UNION ALL
-         SELECT account_id, 'invoice_items', count(*), coalesce(sum(subtotal + tax), 0)
+         SELECT account_id, 'invoice_items', count(*), sum(subtotal) + sum(tax)
            FROM invoice_items WHERE account_id = ANY($1) GROUP BY account_id
          UNION ALL
          SELECT account_id, 'payments', count(*), coalesce(sum(amount), 0)
