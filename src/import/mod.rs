@@ -20,7 +20,8 @@
 //!    triggers are off during the load: the decider claims the invoices'
 //!    numbers (the number trigger's work) in the same COPY stream, and
 //!    every foreign key is checked set-based before commit; into an empty
-//!    target, keys and indexes are built after the load (`defer_indexes`).
+//!    target, keys and indexes are built after the load, and the load
+//!    inserts in batches (`defer_indexes_and_triggers`).
 //!    In every mode the id counters move past the file's highest ids
 //!    (rejected rows included);
 //! 4. the verification table: rows read, written and rejected, and money in
@@ -542,7 +543,8 @@ impl Decider<'_> {
 }
 
 /// COPYs one table's rows of a batch, in the binary format; `freeze` when
-/// the table was truncated in this transaction (see `defer_indexes`).
+/// the table was truncated in this transaction (see
+/// `defer_indexes_and_triggers`).
 fn copy_rows(
     conn: &mut PgConnection,
     table: Table,
@@ -867,9 +869,29 @@ const INDEX_DEFINITIONS: &str = "
       AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid)
     ORDER BY i.indexrelid::regclass::text";
 
+/// The BEFORE ROW INSERT triggers of the tables `$1` (tgtype bits: row 1,
+/// before 2, insert 4): how to drop each and create it back as it was,
+/// with its enabled state and comment, which `pg_get_triggerdef` leaves
+/// out. Triggers of a kind fire in name order, so creating them back in
+/// any order keeps theirs.
+const TRIGGER_DEFINITIONS: &str = "
+    SELECT format('DROP TRIGGER %I ON %s', t.tgname, t.tgrelid::regclass) AS drop,
+           pg_get_triggerdef(t.oid)
+           || CASE t.tgenabled
+                  WHEN 'D' THEN format('; ALTER TABLE %s DISABLE TRIGGER %I', t.tgrelid::regclass, t.tgname)
+                  WHEN 'R' THEN format('; ALTER TABLE %s ENABLE REPLICA TRIGGER %I', t.tgrelid::regclass, t.tgname)
+                  WHEN 'A' THEN format('; ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', t.tgrelid::regclass, t.tgname)
+                  ELSE '' END
+           || CASE WHEN obj_description(t.oid, 'pg_trigger') IS NULL THEN ''
+                   ELSE format('; COMMENT ON TRIGGER %I ON %s IS %L', t.tgname, t.tgrelid::regclass,
+                               obj_description(t.oid, 'pg_trigger')) END AS create
+    FROM pg_trigger t
+    WHERE t.tgrelid::regclass::text = ANY($1) AND NOT t.tgisinternal AND t.tgtype & 7 = 7
+    ORDER BY t.tgrelid::regclass::text, t.tgname";
+
 /// Whether no tenant has any row in the deferred tables (anywhere: the
 /// indexes set aside are the whole table's), checked under a SHARE lock so
-/// that none can arrive before `defer_indexes` takes the tables. When they
+/// that none can arrive before `defer_indexes_and_triggers` takes the tables. When they
 /// hold rows, or someone is writing to them (NOWAIT: the import never
 /// queues behind the service), the lock is given back at once (its
 /// savepoint is rolled back) and the service keeps writing during the
@@ -905,28 +927,33 @@ fn lock_empty_target(conn: &mut PgConnection) -> QueryResult<bool> {
 
 /// The fast path into an empty target: drops the deferred tables' keys,
 /// unique constraints, indexes and every foreign key on or into them, so
-/// that COPY only appends; `restore_indexes` builds them back afterwards
+/// that COPY only appends; `restore_deferred` builds them back afterwards
 /// in the same transaction, each in one sort instead of row by row, and
 /// re-adding a foreign key checks every row against it. Taken from the
-/// catalog (`pg_get_constraintdef`, `pg_get_indexdef`), so whatever a later
-/// migration adds comes back as it was. The tables stay locked (ACCESS
-/// EXCLUSIVE) until commit; into an empty target nothing waits on them.
+/// catalog (`pg_get_constraintdef`, `pg_get_indexdef`,
+/// `pg_get_triggerdef`), so whatever a later migration adds comes back as
+/// it was. The tables stay locked (ACCESS EXCLUSIVE) until commit; into an
+/// empty target nothing waits on them.
+///
+/// Their BEFORE ROW INSERT triggers are set aside too. Bulk mode already
+/// keeps them from firing (and the importer gives every id and default
+/// itself), but PostgreSQL's COPY inserts row by row into a table that has
+/// any, even disabled, and in batches into one that has none: a tenth of
+/// the load, and batched inserts of frozen rows also mark each page
+/// all-visible as they write it.
 ///
 /// Then the (empty) tables are truncated: they get new files in this
 /// transaction, which lets COPY FREEZE write every row already frozen, as
 /// VACUUM FREEZE would leave it. Index builds and ANALYZE then skip
 /// per-row visibility work, and nothing has to set hint bits or freeze the
 /// rows later (autovacuum would otherwise rewrite every page of a large
-/// import some time after it). The pages are marked all-visible only by
-/// the first vacuum: PostgreSQL inserts row by row into a table with BEFORE
-/// ROW triggers, even disabled ones, and only its batched inserts set the
-/// visibility map. Killed or rolled back, the truncation is undone with
-/// the rest.
+/// import some time after it). Killed or rolled back, all of it is undone
+/// with the rest.
 ///
 /// Returns the statements that put them back, in order: keys and unique
-/// constraints, the other indexes, then the foreign keys (which need the
-/// keys).
-fn defer_indexes(conn: &mut PgConnection) -> QueryResult<Vec<String>> {
+/// constraints, the other indexes, the foreign keys (which need the keys),
+/// then the triggers.
+fn defer_indexes_and_triggers(conn: &mut PgConnection) -> QueryResult<Vec<String>> {
     let constraints = |conn: &mut PgConnection, types: &[&str]| {
         diesel::sql_query(CONSTRAINT_DEFINITIONS)
             .bind::<Array<Text>, _>(DEFERRED_TABLES.to_vec())
@@ -938,7 +965,10 @@ fn defer_indexes(conn: &mut PgConnection) -> QueryResult<Vec<String>> {
     let indexes: Vec<Definition> = diesel::sql_query(INDEX_DEFINITIONS)
         .bind::<Array<Text>, _>(DEFERRED_TABLES.to_vec())
         .load(conn)?;
-    for definition in foreign.iter().chain(&keys).chain(&indexes) {
+    let triggers: Vec<Definition> = diesel::sql_query(TRIGGER_DEFINITIONS)
+        .bind::<Array<Text>, _>(DEFERRED_TABLES.to_vec())
+        .load(conn)?;
+    for definition in foreign.iter().chain(&keys).chain(&indexes).chain(&triggers) {
         conn.batch_execute(&definition.drop)?;
     }
     // No foreign key points into them any more, so they may be truncated.
@@ -947,12 +977,13 @@ fn defer_indexes(conn: &mut PgConnection) -> QueryResult<Vec<String>> {
         .into_iter()
         .chain(indexes)
         .chain(foreign)
+        .chain(triggers)
         .map(|definition| definition.create)
         .collect())
 }
 
-/// Builds back what `defer_indexes` set aside.
-fn restore_indexes(conn: &mut PgConnection, statements: &[String]) -> QueryResult<()> {
+/// Builds back what `defer_indexes_and_triggers` set aside.
+fn restore_deferred(conn: &mut PgConnection, statements: &[String]) -> QueryResult<()> {
     // Index builds sort in memory up to this, per index.
     conn.batch_execute("SET LOCAL maintenance_work_mem = '256MB'")?;
     for statement in statements {
@@ -1187,7 +1218,7 @@ pub fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, ImportErro
                 out,
                 "the target is empty: rows are loaded frozen, keys and indexes built after the load"
             )?;
-            Some(defer_indexes(&mut conn)?)
+            Some(defer_indexes_and_triggers(&mut conn)?)
         } else {
             None
         };
@@ -1267,7 +1298,7 @@ pub fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, ImportErro
         phases.done("reading and loading");
         match &deferred {
             // Adding the foreign keys back checked every row.
-            Some(deferred) => restore_indexes(&mut conn, deferred)?,
+            Some(deferred) => restore_deferred(&mut conn, deferred)?,
             None if bulk => check_foreign_keys(&mut conn, &accounts)?,
             None => {}
         }

@@ -339,41 +339,48 @@ fn a_number_format_continues_each_accounts_series() {
 /// without the lines of `skip_account` (the accounts table is left out:
 /// its rows carry the time of the import).
 fn data_dump(db: &TestDatabase, skip_account: &str) -> Vec<String> {
+    let tables = [
+        "customers",
+        "invoices",
+        "invoice_items",
+        "payments",
+        "id_counters",
+        "document_numbers",
+        "number_sequences",
+    ];
+    let mut args = vec!["--data-only"];
+    args.extend(tables.iter().flat_map(|table| ["--table", table]));
+    let mut lines: Vec<String> = pg_dump(db, &args)
+        .into_iter()
+        .filter(|line| !line.contains(skip_account))
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// `pg_dump`'s lines of the database, without comments and the
+/// per-run `\restrict` keys.
+fn pg_dump(db: &TestDatabase, args: &[&str]) -> Vec<String> {
     let pg_dump = invoiced::local_postgres::Binaries::locate()
         .unwrap()
         .tool("pg_dump");
     let output = std::process::Command::new(pg_dump)
-        .args(["--data-only", "--no-owner"])
-        .args(
-            [
-                "customers",
-                "invoices",
-                "invoice_items",
-                "payments",
-                "id_counters",
-                "document_numbers",
-                "number_sequences",
-            ]
-            .iter()
-            .flat_map(|table| ["--table", table]),
-        )
+        .arg("--no-owner")
+        .args(args)
         .arg("--dbname")
         .arg(db.owner_url())
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
-    let mut lines: Vec<String> = stdout(&output)
+    stdout(&output)
         .lines()
         .filter(|line| {
-            !line.contains(skip_account)
-                && !line.starts_with("--")
+            !line.starts_with("--")
                 && !line.starts_with("\\restrict")
                 && !line.starts_with("\\unrestrict")
         })
         .map(str::to_owned)
-        .collect();
-    lines.sort();
-    lines
+        .collect()
 }
 
 #[test]
@@ -381,7 +388,20 @@ fn the_empty_target_fast_path_loads_what_the_populated_path_loads() {
     let file = crate::import::scratch("fast-path.db");
     crate::legacy_file::generate(&file, &crate::legacy_file::Plan::small(false));
 
+    // A trigger in a state of its own and one with a comment, in both
+    // targets: the fast path sets the BEFORE ROW INSERT triggers aside
+    // and must give them back as they were (pg_get_triggerdef alone
+    // forgets both).
+    let adjusted = |db: &TestDatabase| {
+        db.owner_conn()
+            .batch_execute(
+                "ALTER TABLE invoice_items DISABLE TRIGGER invoice_items_default_tax_category;
+                 COMMENT ON TRIGGER customers_fill_row ON customers IS 'fills what the client left out';",
+            )
+            .unwrap();
+    };
     let empty = TestDatabase::new();
+    adjusted(&empty);
     let output = import(&empty, &file, &[]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(
@@ -391,6 +411,7 @@ fn the_empty_target_fast_path_loads_what_the_populated_path_loads() {
     );
 
     let populated = TestDatabase::new();
+    adjusted(&populated);
     populated
         .owner_conn()
         .batch_execute(
@@ -431,7 +452,45 @@ fn the_empty_target_fast_path_loads_what_the_populated_path_loads() {
     };
     assert_eq!(frozen(&empty), true);
     assert_eq!(frozen(&populated), false);
-    // And the schema came back whole: the catalog checks pass.
+    // Loaded without BEFORE ROW triggers, COPY inserts in batches, which
+    // mark each page all-visible as they fill it: the first vacuum has
+    // nothing to do (pg_visibility reads the visibility map).
+    let all_visible = |db: &TestDatabase| {
+        let mut conn = db.superuser_conn();
+        conn.batch_execute("CREATE EXTENSION IF NOT EXISTS pg_visibility")
+            .unwrap();
+        scalar(
+            &mut conn,
+            "SELECT all_visible = pg_relation_size('invoice_items') / 8192
+             FROM pg_visibility_map_summary('invoice_items')",
+        )
+    };
+    assert_eq!(all_visible(&empty), true);
+    assert_eq!(all_visible(&populated), false);
+    // The schema came back whole: keys, indexes, foreign keys and
+    // triggers, with their states and comments, as the populated path
+    // (which sets nothing aside) left them.
+    let schema = |db: &TestDatabase| pg_dump(db, &["--schema-only"]);
+    let (fast, slow) = (schema(&empty), schema(&populated));
+    assert!(
+        fast.iter()
+            .any(|l| l.contains("DISABLE TRIGGER invoice_items_default_tax_category"))
+    );
+    assert!(
+        fast.iter()
+            .any(|l| l.contains("COMMENT ON TRIGGER customers_fill_row"))
+    );
+    assert!(
+        fast.iter()
+            .any(|l| l.contains("CREATE TRIGGER invoice_items_allocate_id"))
+    );
+    let only_fast: Vec<&String> = fast.iter().filter(|l| !slow.contains(l)).collect();
+    let only_slow: Vec<&String> = slow.iter().filter(|l| !fast.contains(l)).collect();
+    assert!(
+        fast == slow,
+        "schema only after the fast path: {only_fast:#?}\nonly after the other: {only_slow:#?}"
+    );
+    // And the catalog checks pass.
     let verified = output_within(
         invoiced()
             .arg("verify")
