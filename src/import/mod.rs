@@ -705,10 +705,11 @@ impl AnalyzeConnections {
         )
     }
 
-    fn take(mut self) -> Result<Vec<PgConnection>, ImportError> {
+    /// One per table of `ANALYZED_APART`: `None` where it did not open.
+    fn take(mut self) -> Vec<Option<PgConnection>> {
         std::mem::take(&mut self.0)
             .into_iter()
-            .map(|opening| Ok(opening.join().map_err(|_| ImportError::Stopped)??))
+            .map(|opening| opening.join().ok().and_then(Result::ok))
             .collect()
     }
 }
@@ -724,26 +725,28 @@ impl Drop for AnalyzeConnections {
 /// Fresh statistics for what was loaded: without them the planner guesses
 /// from empty tables, and `verify`'s joins over a freshly imported
 /// database ran for minutes instead of seconds. After the commit, so the
-/// tables are analysed side by side.
+/// tables are analysed side by side. The side connections only save time:
+/// a table whose connection did not open (a server or database at its
+/// connection limit, say) is analysed on `conn`, so that an import that
+/// has committed does not then fail for want of one.
 fn analyze_loaded(
     conn: &mut PgConnection,
     connections: AnalyzeConnections,
 ) -> Result<(), ImportError> {
-    let connections = connections.take()?;
     std::thread::scope(|scope| {
-        let large: Vec<_> = ANALYZED_APART
-            .into_iter()
-            .zip(connections)
-            .map(|(table, mut own)| {
-                scope.spawn(move || -> Result<(), ImportError> {
-                    own.batch_execute(&format!("ANALYZE {table}"))?;
-                    Ok(())
-                })
-            })
-            .collect();
-        conn.batch_execute("ANALYZE id_counters, document_numbers, number_sequences")?;
-        for analyzed in large {
-            analyzed.join().unwrap_or(Err(ImportError::Stopped))?;
+        let mut on_conn = vec!["id_counters", "document_numbers", "number_sequences"];
+        let mut apart = Vec::new();
+        for (table, opened) in ANALYZED_APART.into_iter().zip(connections.take()) {
+            match opened {
+                Some(mut own) => {
+                    apart.push(scope.spawn(move || own.batch_execute(&format!("ANALYZE {table}"))))
+                }
+                None => on_conn.push(table),
+            }
+        }
+        conn.batch_execute(&format!("ANALYZE {}", on_conn.join(", ")))?;
+        for analyzed in apart {
+            analyzed.join().map_err(|_| ImportError::Stopped)??;
         }
         Ok(())
     })
@@ -891,10 +894,10 @@ const TRIGGER_DEFINITIONS: &str = "
 
 /// Whether no tenant has any row in the deferred tables (anywhere: the
 /// indexes set aside are the whole table's), checked under a SHARE lock so
-/// that none can arrive before `defer_indexes_and_triggers` takes the tables. When they
-/// hold rows, or someone is writing to them (NOWAIT: the import never
-/// queues behind the service), the lock is given back at once (its
-/// savepoint is rolled back) and the service keeps writing during the
+/// that none can arrive before `defer_indexes_and_triggers` takes the
+/// tables. When they hold rows, or someone is writing to them (NOWAIT: the
+/// import never queues behind the service), the lock is given back at once
+/// (its savepoint is rolled back) and the service keeps writing during the
 /// import.
 fn lock_empty_target(conn: &mut PgConnection) -> QueryResult<bool> {
     conn.batch_execute("SAVEPOINT empty_target")?;

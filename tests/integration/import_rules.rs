@@ -304,6 +304,46 @@ fn an_import_analyzes_what_it_loaded_and_says_how_to_reach_the_accounts() {
     assert_eq!(unanalyzed, Vec::<serde_json::Value>::new());
 }
 
+/// The side connections that analyse the large tables in parallel only
+/// save time: where the database allows the importer a single connection,
+/// the import still commits, analyses every table on its own connection,
+/// and says it succeeded.
+#[test]
+fn an_import_allowed_a_single_connection_still_analyzes_everything() {
+    let db = TestDatabase::new();
+    let file = legacy(
+        "one-connection.db",
+        "INSERT INTO customers (id, account_id, name) VALUES (1, 'acme', 'One');
+         INSERT INTO invoices (id, account_id, customer_id, status, currency) VALUES (1, 'acme', 1, 'issued', 'EUR');
+         INSERT INTO invoice_items (id, invoice_id, description, quantity, unit_price) VALUES (1, 1, 'Work', 1, 10);
+         INSERT INTO payments (id, invoice_id, amount, paid_at) VALUES (1, 1, 5, '2025-01-01');",
+    );
+    let limit = |n: i32| {
+        db.superuser_conn()
+            .batch_execute(&format!(
+                "ALTER DATABASE {} CONNECTION LIMIT {n}",
+                db.name()
+            ))
+            .unwrap()
+    };
+    limit(1);
+    let output = import(&db, &file, &[]);
+    limit(-1);
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    let unanalyzed = json_rows(
+        &mut db.owner_conn(),
+        "SELECT relname FROM pg_stat_user_tables
+         WHERE relname IN ('customers', 'invoices', 'invoice_items', 'payments')
+           AND last_analyze IS NULL",
+    );
+    assert_eq!(unanalyzed, Vec::<serde_json::Value>::new());
+}
+
 #[test]
 fn a_number_format_continues_each_accounts_series() {
     let db = TestDatabase::new();
