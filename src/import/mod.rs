@@ -873,23 +873,25 @@ const INDEX_DEFINITIONS: &str = "
     ORDER BY i.indexrelid::regclass::text";
 
 /// The BEFORE ROW INSERT triggers of the tables `$1` (tgtype bits: row 1,
-/// before 2, insert 4): how to drop each and create it back as it was,
-/// with its enabled state and comment, which `pg_get_triggerdef` leaves
-/// out. Triggers of a kind fire in name order, so creating them back in
-/// any order keeps theirs.
+/// before 2, insert 4) that do not fire in bulk mode: enabled for the
+/// origin only (`O`, the default) or disabled (`D`). One enabled ALWAYS or
+/// REPLICA fires even under `session_replication_role = replica`, so it
+/// stays, and its table loads row by row as before. How to drop each and
+/// create it back as it was, with its state and comment, which
+/// `pg_get_triggerdef` leaves out. Triggers of a kind fire in name order,
+/// so creating them back in any order keeps theirs.
 const TRIGGER_DEFINITIONS: &str = "
     SELECT format('DROP TRIGGER %I ON %s', t.tgname, t.tgrelid::regclass) AS drop,
            pg_get_triggerdef(t.oid)
-           || CASE t.tgenabled
-                  WHEN 'D' THEN format('; ALTER TABLE %s DISABLE TRIGGER %I', t.tgrelid::regclass, t.tgname)
-                  WHEN 'R' THEN format('; ALTER TABLE %s ENABLE REPLICA TRIGGER %I', t.tgrelid::regclass, t.tgname)
-                  WHEN 'A' THEN format('; ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', t.tgrelid::regclass, t.tgname)
-                  ELSE '' END
+           || CASE WHEN t.tgenabled = 'D'
+                   THEN format('; ALTER TABLE %s DISABLE TRIGGER %I', t.tgrelid::regclass, t.tgname)
+                   ELSE '' END
            || CASE WHEN obj_description(t.oid, 'pg_trigger') IS NULL THEN ''
                    ELSE format('; COMMENT ON TRIGGER %I ON %s IS %L', t.tgname, t.tgrelid::regclass,
                                obj_description(t.oid, 'pg_trigger')) END AS create
     FROM pg_trigger t
     WHERE t.tgrelid::regclass::text = ANY($1) AND NOT t.tgisinternal AND t.tgtype & 7 = 7
+      AND t.tgenabled IN ('O', 'D')
     ORDER BY t.tgrelid::regclass::text, t.tgname";
 
 /// Whether no tenant has any row in the deferred tables (anywhere: the
@@ -938,12 +940,12 @@ fn lock_empty_target(conn: &mut PgConnection) -> QueryResult<bool> {
 /// it was. The tables stay locked (ACCESS EXCLUSIVE) until commit; into an
 /// empty target nothing waits on them.
 ///
-/// Their BEFORE ROW INSERT triggers are set aside too. Bulk mode already
-/// keeps them from firing (and the importer gives every id and default
-/// itself), but PostgreSQL's COPY inserts row by row into a table that has
-/// any, even disabled, and in batches into one that has none: a tenth of
-/// the load, and batched inserts of frozen rows also mark each page
-/// all-visible as they write it.
+/// Their BEFORE ROW INSERT triggers that bulk mode keeps from firing are
+/// set aside too (the importer gives every id and default itself):
+/// PostgreSQL's COPY inserts row by row into a table that has any such
+/// trigger, even one that does not fire, and in batches into one that has
+/// none. That is a tenth of the load, and batched inserts of frozen rows
+/// also mark each page all-visible as they write it.
 ///
 /// Then the (empty) tables are truncated: they get new files in this
 /// transaction, which lets COPY FREEZE write every row already frozen, as

@@ -428,17 +428,33 @@ fn the_empty_target_fast_path_loads_what_the_populated_path_loads() {
     let file = crate::import::scratch("fast-path.db");
     crate::legacy_file::generate(&file, &crate::legacy_file::Plan::small(false));
 
-    // A trigger in a state of its own and one with a comment, in both
-    // targets: the fast path sets the BEFORE ROW INSERT triggers aside
-    // and must give them back as they were (pg_get_triggerdef alone
-    // forgets both).
+    // In both targets: a disabled trigger and one with a comment, which
+    // the fast path sets aside and must give back as they were
+    // (pg_get_triggerdef alone forgets both); and a trigger of the DBA's
+    // that fires ALWAYS, even in bulk mode, which must fire for every
+    // imported customer on either path.
     let adjusted = |db: &TestDatabase| {
         db.owner_conn()
             .batch_execute(
                 "ALTER TABLE invoice_items DISABLE TRIGGER invoice_items_default_tax_category;
-                 COMMENT ON TRIGGER customers_fill_row ON customers IS 'fills what the client left out';",
+                 COMMENT ON TRIGGER customers_fill_row ON customers IS 'fills what the client left out';
+                 CREATE TABLE customer_arrivals (n bigint NOT NULL);
+                 REVOKE ALL ON customer_arrivals FROM invoiced_app;
+                 INSERT INTO customer_arrivals VALUES (0);
+                 CREATE FUNCTION count_customer_arrival() RETURNS trigger LANGUAGE plpgsql AS
+                     $$ BEGIN UPDATE customer_arrivals SET n = n + 1; RETURN NEW; END $$;
+                 CREATE TRIGGER customers_count_arrival BEFORE INSERT ON customers
+                     FOR EACH ROW EXECUTE FUNCTION count_customer_arrival();
+                 ALTER TABLE customers ENABLE ALWAYS TRIGGER customers_count_arrival;",
             )
             .unwrap();
+    };
+    let every_customer_counted = |db: &TestDatabase| {
+        scalar(
+            &mut db.owner_conn(),
+            "SELECT (SELECT n FROM customer_arrivals) = (SELECT count(*) FROM customers)
+                    AND (SELECT count(*) FROM customers) > 10",
+        )
     };
     let empty = TestDatabase::new();
     adjusted(&empty);
@@ -492,6 +508,8 @@ fn the_empty_target_fast_path_loads_what_the_populated_path_loads() {
     };
     assert_eq!(frozen(&empty), true);
     assert_eq!(frozen(&populated), false);
+    assert_eq!(every_customer_counted(&empty), true);
+    assert_eq!(every_customer_counted(&populated), true);
     // Loaded without BEFORE ROW triggers, COPY inserts in batches, which
     // mark each page all-visible as they fill it: the first vacuum has
     // nothing to do (pg_visibility reads the visibility map).
@@ -523,6 +541,10 @@ fn the_empty_target_fast_path_loads_what_the_populated_path_loads() {
     assert!(
         fast.iter()
             .any(|l| l.contains("CREATE TRIGGER invoice_items_allocate_id"))
+    );
+    assert!(
+        fast.iter()
+            .any(|l| l.contains("ENABLE ALWAYS TRIGGER customers_count_arrival"))
     );
     let only_fast: Vec<&String> = fast.iter().filter(|l| !slow.contains(l)).collect();
     let only_slow: Vec<&String> = slow.iter().filter(|l| !fast.contains(l)).collect();
