@@ -21,6 +21,8 @@ pub const KNOWN_TABLES: [&str; 4] = ["customers", "invoices", "invoice_items", "
 
 pub struct LegacyDb {
     conn: Connection,
+    /// Every table of the file, as read when it was opened.
+    tables: Vec<String>,
 }
 
 /// Puts SQLite in multi-thread mode, without its memory statistics, before
@@ -353,10 +355,14 @@ impl LegacyDb {
             path: path.display().to_string(),
             source,
         })?;
-        let mut db = Self { conn };
-        let tables = db.tables()?;
+        let mut db = Self {
+            conn,
+            tables: Vec::new(),
+        };
+        db.tables =
+            db.texts("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")?;
         for table in KNOWN_TABLES {
-            if !tables.iter().any(|t| t == table) {
+            if !db.tables.iter().any(|t| t == table) {
                 return Err(LegacyError::NotLegacy {
                     path: path.display().to_string(),
                     table,
@@ -388,14 +394,28 @@ impl LegacyDb {
         Ok(integers)
     }
 
-    /// Every table of the file.
-    pub fn tables(&mut self) -> Result<Vec<String>, LegacyError> {
-        self.texts("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+    /// The file's tables that the importer does not know.
+    pub fn unknown_tables(&self) -> Vec<String> {
+        self.tables
+            .iter()
+            .filter(|t| !KNOWN_TABLES.contains(&t.as_str()))
+            .cloned()
+            .collect()
     }
 
-    pub fn count(&mut self, table: &str) -> Result<i64, LegacyError> {
-        let counts = self.integers(&format!("SELECT count(*) FROM \"{table}\""))?;
-        Ok(counts[0])
+    /// Each known table's row count and highest id (0 when empty), in
+    /// `KNOWN_TABLES` order: what the progress counts towards, and what the
+    /// id counters must pass, rejected rows included.
+    pub fn sizes(&mut self) -> Result<[(i64, i64); 4], LegacyError> {
+        let mut sizes = [(0, 0); 4];
+        for (size, table) in sizes.iter_mut().zip(KNOWN_TABLES) {
+            let mut statement = self.conn.prepare(&format!(
+                "SELECT count(*), coalesce(max(id), 0) FROM \"{table}\""
+            ))?;
+            statement.step()?;
+            *size = (statement.int64(0), statement.int64(1));
+        }
+        Ok(sizes)
     }
 
     /// The distinct account ids of customers and invoices (items and
@@ -432,16 +452,6 @@ impl LegacyDb {
              WHERE sharing > 1",
         )?;
         Ok(ids.into_iter().collect())
-    }
-
-    /// The highest id of each known table, whatever its rows hold (what
-    /// the id counters must pass, rejected rows included).
-    pub fn max_ids(&mut self) -> Result<[i64; 4], LegacyError> {
-        let mut maxima = [0; 4];
-        for (max, table) in maxima.iter_mut().zip(KNOWN_TABLES) {
-            *max = self.integers(&format!("SELECT coalesce(max(id), 0) FROM \"{table}\""))?[0];
-        }
-        Ok(maxima)
     }
 
     /// Reads every customer in id order, then the invoice stream: each

@@ -169,10 +169,11 @@ const LOAD_ORDER: [Table; 5] = [
     Table::Payments,
 ];
 
-/// The tables an import into an empty target loads without their keys and
-/// indexes (built back after the load): the four it imports, and the
-/// numbers its invoices claim.
-const DEFERRED_TABLES: [&str; 5] = [
+/// The tables an import writes: the four it imports, and the numbers its
+/// invoices claim. Into an empty target they load without their keys,
+/// indexes and triggers (built back after the load); in bulk mode their
+/// foreign keys are checked set-based.
+const LOADED_TABLES: [&str; 5] = [
     "customers",
     "invoices",
     "document_numbers",
@@ -782,9 +783,9 @@ fn check_foreign_keys(conn: &mut PgConnection, accounts: &[String]) -> Result<()
          FROM pg_constraint con
          JOIN pg_class c ON c.oid = con.conrelid
          JOIN pg_class p ON p.oid = con.confrelid
-         WHERE con.contype = 'f'
-           AND c.relname IN ('customers', 'invoices', 'invoice_items', 'payments', 'document_numbers')",
+         WHERE con.contype = 'f' AND c.relname = ANY($1)",
     )
+    .bind::<Array<Text>, _>(LOADED_TABLES.to_vec())
     .load(conn)?;
     for key in keys {
         let matches: Vec<String> = key
@@ -894,7 +895,7 @@ const TRIGGER_DEFINITIONS: &str = "
       AND t.tgenabled IN ('O', 'D')
     ORDER BY t.tgrelid::regclass::text, t.tgname";
 
-/// Whether no tenant has any row in the deferred tables (anywhere: the
+/// Whether no tenant has any row in the loaded tables (anywhere: the
 /// indexes set aside are the whole table's), checked under a SHARE lock so
 /// that none can arrive before `defer_indexes_and_triggers` takes the
 /// tables. When they hold rows, or someone is writing to them (NOWAIT: the
@@ -903,22 +904,19 @@ const TRIGGER_DEFINITIONS: &str = "
 /// import.
 fn lock_empty_target(conn: &mut PgConnection) -> QueryResult<bool> {
     conn.batch_execute("SAVEPOINT empty_target")?;
-    let locked = conn.batch_execute(
-        "LOCK TABLE customers, invoices, document_numbers, invoice_items, payments
-         IN SHARE MODE NOWAIT",
-    );
+    let locked = conn.batch_execute(&format!(
+        "LOCK TABLE {} IN SHARE MODE NOWAIT",
+        LOADED_TABLES.join(", ")
+    ));
     let empty = match locked {
         Ok(()) => {
-            let rows: Vec<AccountName> = diesel::sql_query(
-                "SELECT account_id FROM (
-                     (SELECT account_id FROM customers LIMIT 1) UNION ALL
-                     (SELECT account_id FROM invoices LIMIT 1) UNION ALL
-                     (SELECT account_id FROM invoice_items LIMIT 1) UNION ALL
-                     (SELECT account_id FROM payments LIMIT 1) UNION ALL
-                     (SELECT account_id FROM document_numbers LIMIT 1)) AS any_row",
-            )
-            .load(conn)?;
-            rows.is_empty()
+            let any_row = LOADED_TABLES.map(|table| format!("(SELECT 1 FROM {table} LIMIT 1)"));
+            let found: Count = diesel::sql_query(format!(
+                "SELECT count(*) AS count FROM ({}) AS any_row",
+                any_row.join(" UNION ALL ")
+            ))
+            .get_result(conn)?;
+            found.count == 0
         }
         Err(_) => false,
     };
@@ -930,7 +928,7 @@ fn lock_empty_target(conn: &mut PgConnection) -> QueryResult<bool> {
     Ok(empty)
 }
 
-/// The fast path into an empty target: drops the deferred tables' keys,
+/// The fast path into an empty target: drops the loaded tables' keys,
 /// unique constraints, indexes and every foreign key on or into them, so
 /// that COPY only appends; `restore_deferred` builds them back afterwards
 /// in the same transaction, each in one sort instead of row by row, and
@@ -961,23 +959,23 @@ fn lock_empty_target(conn: &mut PgConnection) -> QueryResult<bool> {
 fn defer_indexes_and_triggers(conn: &mut PgConnection) -> QueryResult<Vec<String>> {
     let constraints = |conn: &mut PgConnection, types: &[&str]| {
         diesel::sql_query(CONSTRAINT_DEFINITIONS)
-            .bind::<Array<Text>, _>(DEFERRED_TABLES.to_vec())
+            .bind::<Array<Text>, _>(LOADED_TABLES.to_vec())
             .bind::<Array<Text>, _>(types.to_vec())
             .load::<Definition>(conn)
     };
     let foreign = constraints(conn, &["f"])?;
     let keys = constraints(conn, &["p", "u"])?;
     let indexes: Vec<Definition> = diesel::sql_query(INDEX_DEFINITIONS)
-        .bind::<Array<Text>, _>(DEFERRED_TABLES.to_vec())
+        .bind::<Array<Text>, _>(LOADED_TABLES.to_vec())
         .load(conn)?;
     let triggers: Vec<Definition> = diesel::sql_query(TRIGGER_DEFINITIONS)
-        .bind::<Array<Text>, _>(DEFERRED_TABLES.to_vec())
+        .bind::<Array<Text>, _>(LOADED_TABLES.to_vec())
         .load(conn)?;
     for definition in foreign.iter().chain(&keys).chain(&indexes).chain(&triggers) {
         conn.batch_execute(&definition.drop)?;
     }
     // No foreign key points into them any more, so they may be truncated.
-    conn.batch_execute(&format!("TRUNCATE {}", DEFERRED_TABLES.join(", ")))?;
+    conn.batch_execute(&format!("TRUNCATE {}", LOADED_TABLES.join(", ")))?;
     Ok(keys
         .into_iter()
         .chain(indexes)
@@ -1105,15 +1103,7 @@ struct Survey {
 
 impl Survey {
     fn take(legacy: &mut LegacyDb) -> Result<Self, ImportError> {
-        let ignored = legacy
-            .tables()?
-            .into_iter()
-            .filter(|t| !KNOWN_TABLES.contains(&t.as_str()))
-            .collect();
-        let mut total_rows = 0;
-        for table in KNOWN_TABLES {
-            total_rows += legacy.count(table)? as u64;
-        }
+        let sizes = legacy.sizes()?;
         let mut accounts: Vec<String> = legacy
             .account_ids()?
             .iter()
@@ -1123,11 +1113,11 @@ impl Survey {
         accounts.sort();
         accounts.dedup();
         Ok(Self {
-            ignored,
-            total_rows,
+            ignored: legacy.unknown_tables(),
+            total_rows: sizes.iter().map(|(rows, _)| *rows as u64).sum(),
             accounts,
             sharing_a_number: legacy.invoices_sharing_a_number()?,
-            legacy_max_ids: legacy.max_ids()?,
+            legacy_max_ids: sizes.map(|(_, highest)| highest),
         })
     }
 }
