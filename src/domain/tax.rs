@@ -257,6 +257,7 @@ pub fn breakdown(lines: &[TaxLine], mode: TaxRounding) -> Vec<BreakdownEntry> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn a_percentage_moves_the_point_as_dividing_by_100_does() {
@@ -285,7 +286,6 @@ mod tests {
             }
         }
     }
-    use super::*;
 
     #[test]
     fn reasons_are_text_or_known_vatex_codes() {

@@ -89,33 +89,25 @@ pub struct NewLine {
     pub tax: BigDecimal,
 }
 
-// A stored line and a line about to be written meet the breakdown the
-// same way: side by side here so that they change together.
-impl Line {
-    /// The line as the tax breakdown sees it.
-    pub fn tax_line(&self) -> TaxLine {
-        TaxLine {
-            category: self.tax_category,
-            rate: self.tax_rate.clone(),
-            subtotal: self.subtotal.clone(),
-            tax: self.tax.clone(),
-            exemption_reason: self.tax_exemption_reason.clone(),
+/// A stored line and a line about to be written meet the tax breakdown
+/// the same way: one mapping for both, so that they cannot drift apart.
+macro_rules! tax_line_of {
+    ($($line:ty),+) => {$(
+        impl $line {
+            /// The line as the tax breakdown sees it.
+            pub fn tax_line(&self) -> TaxLine {
+                TaxLine {
+                    category: self.tax_category,
+                    rate: self.tax_rate.clone(),
+                    subtotal: self.subtotal.clone(),
+                    tax: self.tax.clone(),
+                    exemption_reason: self.tax_exemption_reason.clone(),
+                }
+            }
         }
-    }
+    )+};
 }
-
-impl NewLine {
-    /// The line as the tax breakdown sees it.
-    pub fn tax_line(&self) -> TaxLine {
-        TaxLine {
-            category: self.tax_category,
-            rate: self.tax_rate.clone(),
-            subtotal: self.subtotal.clone(),
-            tax: self.tax.clone(),
-            exemption_reason: self.tax_exemption_reason.clone(),
-        }
-    }
-}
+tax_line_of!(Line, NewLine);
 
 /// A breakdown entry about to be written.
 #[derive(Debug, Clone)]
