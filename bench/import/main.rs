@@ -258,34 +258,29 @@ fn warm_up(cluster: &BenchCluster, file: &std::path::Path) {
         &mut import_command(cluster, "bench_warm_up", file),
         "warm-up import",
     );
-    run_quietly(
-        psql(&cluster.binaries, &cluster.superuser_url("postgres"))
-            .arg("-c")
-            .arg("DROP DATABASE bench_warm_up"),
-        "drop the warm-up database",
-    );
+    as_superuser(cluster, "DROP DATABASE bench_warm_up");
 }
 
 /// A checkpoint before each timed run: none of them pays for the one
 /// before it (dirty pages written back, WAL segments recycled).
 fn checkpoint(cluster: &BenchCluster) {
+    as_superuser(cluster, "CHECKPOINT");
+}
+
+/// One statement as the superuser, in the `postgres` database.
+fn as_superuser(cluster: &BenchCluster, sql: &str) {
     run_quietly(
         psql(&cluster.binaries, &cluster.superuser_url("postgres"))
             .arg("-c")
-            .arg("CHECKPOINT"),
-        "CHECKPOINT",
+            .arg(sql),
+        sql,
     );
 }
 
 /// pgloader moving `file` into a new database of `cluster`, as a user
 /// would run it: its tables, indexes and sequences made from SQLite's.
 fn run_pgloader(cluster: &BenchCluster, work: &WorkDir, file: &std::path::Path) -> Run {
-    run_quietly(
-        psql(&cluster.binaries, &cluster.superuser_url("postgres"))
-            .arg("-c")
-            .arg("CREATE DATABASE bench_pgloader"),
-        "createdb",
-    );
+    as_superuser(cluster, "CREATE DATABASE bench_pgloader");
     let load = work.join("legacy.load");
     std::fs::write(
         &load,
